@@ -1,0 +1,1 @@
+"""Keras callbacks of kerasner, imported as `kerasner.callbacks`."""

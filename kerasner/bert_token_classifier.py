@@ -1,0 +1,352 @@
+"""BERT encoder + token-classification head, as a tf-keras Model."""
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+import transformers
+
+from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
+from kerasner.warmup_linear_decay import create_optimizer
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "kerasner.json"
+HEAD_WEIGHTS_FILE = "head.weights.npz"
+
+
+def validate_labels(labels, ignore_index=-100):
+    """Returns `labels` as a list of unique, non-empty strings; raises ValueError otherwise."""
+    if isinstance(labels, str) or not hasattr(labels, "__iter__"):
+        raise ValueError(f"`labels` must be a list of tag names such as ['O', 'B-per']. Received: labels={labels!r}")
+    labels = list(labels)
+    if not labels:
+        raise ValueError("`labels` must hold at least one tag name. Received: labels=[]")
+    bad = [label for label in labels if not isinstance(label, str) or not label]
+    if bad:
+        raise ValueError(f"Every label must be a non-empty string. Received: {bad[0]!r} in labels={labels!r}")
+    duplicated = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicated:
+        raise ValueError(f"Labels must be unique. Received duplicates {duplicated} in labels={labels!r}")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise ValueError(f"`ignore_index` must be an int. Received: ignore_index={ignore_index!r}")
+    if 0 <= ignore_index < len(labels):
+        raise ValueError(
+            f"`ignore_index` must not be a label id (0..{len(labels) - 1}); it would hide the label "
+            f"{labels[ignore_index]!r}. Received: ignore_index={ignore_index}"
+        )
+    return labels
+
+
+def _encoder_class(class_name):
+    encoder_class = getattr(transformers, class_name, None)
+    if not (isinstance(encoder_class, type) and issubclass(encoder_class, transformers.TFPreTrainedModel)):
+        raise ValueError(
+            "Unknown encoder class. Expected a TensorFlow model class of transformers such as "
+            f"'TFBertModel'. Received: {class_name!r}"
+        )
+    return encoder_class
+
+
+@keras.saving.register_keras_serializable(package="kerasner")
+class BertTokenClassifier(keras.Model):
+    """A BERT encoder with a dropout + dense head that scores every token.
+
+    `call` returns logits of shape `(batch, seq_len, num_labels)`; there is no softmax. The
+    tag names live in the model (`labels`, `id2label`) and in its config, so a saved model
+    decodes its own output. `compile()` with no arguments gives the masked loss, a masked
+    token accuracy and AdamW, so `model.compile(); model.fit(batches)` works.
+
+    Research code can subclass it: override `classify` (or replace `self.classifier`) for a
+    different head, or `call` for a different forward pass; the masked loss, metrics, saving
+    and callbacks stay the same.
+
+    Args:
+        encoder: a `transformers.TFBertModel` (or another TF encoder of transformers whose
+            output has `last_hidden_state`).
+        labels: list of str. Tag names; label id `i` is `labels[i]`.
+        dropout: float. Dropout rate before the head. Defaults to `0.1`.
+        ignore_index: int. Label id of positions without a label (sub-word continuations,
+            special tokens, padding). Defaults to `-100`.
+        **kwargs: passed to `tf_keras.Model` (e.g. `name`).
+
+    Example:
+    ```python
+    model = kerasner.BertTokenClassifier.from_pretrained(
+        "bert-base-cased", labels=["O", "B-per", "I-per"]
+    )
+    model.compile(kerasner.create_optimizer(5e-5, total_steps=1000))
+    model.fit(train_batches, validation_data=validation_batches, epochs=3)
+    model.save_pretrained("runs/ner")
+    ```
+    """
+
+    def __init__(self, encoder, labels, dropout=0.1, ignore_index=-100, **kwargs):
+        labels = validate_labels(labels, ignore_index)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        if not isinstance(encoder, transformers.TFPreTrainedModel):
+            raise ValueError(
+                "`encoder` must be a TensorFlow model of transformers such as TFBertModel. "
+                f"Received: encoder of type {type(encoder).__name__}"
+            )
+        super().__init__(**kwargs)
+
+        # === Layers ===
+        self.encoder = encoder
+        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        self.classifier = keras.layers.Dense(
+            len(labels),
+            kernel_initializer=keras.initializers.TruncatedNormal(
+                stddev=getattr(encoder.config, "initializer_range", 0.02)
+            ),
+            name="classifier",
+        )
+        # The pooled [CLS] output takes no part in token classification; frozen, it gets no
+        # gradient and draws no "gradients do not exist" warning.
+        pooler = getattr(getattr(encoder, encoder.base_model_prefix, None), "pooler", None)
+        if pooler is not None:
+            pooler.trainable = False
+
+        # === Config ===
+        self._label_names = tuple(labels)
+        self.dropout = float(dropout)
+        self.ignore_index = ignore_index
+        self.tokenizer = None
+
+    # --- Labels -------------------------------------------------------------------------
+
+    @property
+    def labels(self):
+        """Tag names in label-id order."""
+        return list(self._label_names)
+
+    @property
+    def num_labels(self):
+        return len(self._label_names)
+
+    @property
+    def id2label(self):
+        return dict(enumerate(self._label_names))
+
+    @property
+    def label2id(self):
+        return {label: i for i, label in enumerate(self._label_names)}
+
+    # --- Forward pass -------------------------------------------------------------------
+
+    def call(self, inputs, training=False):
+        hidden = self.encode(inputs, training=training)  # (batch, seq_len, hidden)
+        return self.classify(hidden, training=training)  # (batch, seq_len, num_labels) logits
+
+    def encode(self, inputs, training=False):
+        """Runs the encoder; `inputs` is a dict of `input_ids` (+ `attention_mask`,
+        `token_type_ids`) or an `input_ids` tensor. Other keys are ignored."""
+        if not isinstance(inputs, Mapping):
+            inputs = {"input_ids": inputs}
+        input_ids = inputs["input_ids"]  # (batch, seq_len)
+        attention_mask = inputs.get("attention_mask")
+        if attention_mask is None:
+            pad_id = getattr(self.encoder.config, "pad_token_id", None) or 0
+            attention_mask = tf.cast(tf.not_equal(input_ids, pad_id), input_ids.dtype)
+        encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if inputs.get("token_type_ids") is not None:
+            encoder_inputs["token_type_ids"] = inputs["token_type_ids"]
+        return self.encoder(encoder_inputs, training=training).last_hidden_state
+
+    def classify(self, hidden, training=False):
+        """Maps hidden states `(batch, seq_len, hidden)` to logits `(batch, seq_len, num_labels)`."""
+        hidden = self.dropout_layer(hidden, training=training)
+        return tf.cast(self.classifier(hidden), tf.float32)
+
+    def dummy_inputs(self):
+        """A small int32 batch that builds every weight of the model."""
+        ids = tf.ones((1, 8), dtype=tf.int32)
+        return {"input_ids": ids, "attention_mask": ids}
+
+    def build_from_config(self, config):
+        # Keras would build from float placeholders, which the encoder's embedding rejects.
+        self(self.dummy_inputs(), training=False)
+
+    def get_build_config(self):
+        return {"input_shape": None, "dummy_inputs": True}
+
+    # --- Training -----------------------------------------------------------------------
+
+    def compile(self, optimizer=None, loss=None, metrics=None, weighted_metrics=None, **kwargs):
+        """Configures training with kerasner's defaults.
+
+        Every metric, from `metrics` or `weighted_metrics`, is computed on labelled positions
+        only (the `ignore_index` mask is passed as its sample weight).
+
+        Args:
+            optimizer: a tf-keras optimizer or its name. Defaults to `create_optimizer()`
+                (AdamW, 5e-5, constant rate).
+            loss: Defaults to `MaskedSparseCategoricalCrossentropy(ignore_index)`.
+            metrics: extra metrics; masked like `weighted_metrics`. Defaults to none.
+            weighted_metrics: Defaults to `[SparseCategoricalAccuracy(name="token_accuracy")]`.
+            **kwargs: passed to `tf_keras.Model.compile` (e.g. `jit_compile`).
+        """
+        if optimizer is None:
+            optimizer = create_optimizer()
+        if loss is None:
+            loss = MaskedSparseCategoricalCrossentropy(ignore_index=self.ignore_index)
+        if weighted_metrics is None:
+            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")]
+        weighted_metrics = list(weighted_metrics) + list(metrics or [])
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight):
+        mask = tf.cast(tf.not_equal(y, self.ignore_index), tf.float32)  # (batch, seq_len)
+        if sample_weight is not None:
+            weight = tf.cast(sample_weight, tf.float32)
+            mask = mask * (weight[:, tf.newaxis] if weight.shape.rank == 1 else weight)
+        return super().compute_metrics(x, tf.maximum(y, 0), y_pred, mask)
+
+    # --- Config and saving --------------------------------------------------------------
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "encoder": {"class_name": type(self.encoder).__name__, "config": self.encoder.get_config()},
+            "labels": self.labels,
+            "dropout": self.dropout,
+            "ignore_index": self.ignore_index,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        encoder = config.pop("encoder")
+        if isinstance(encoder, Mapping):
+            encoder = _encoder_class(encoder["class_name"]).from_config(encoder["config"])
+        trainable = config.pop("trainable", True)
+        model = cls(encoder=encoder, **config)
+        model.trainable = trainable
+        return model
+
+    def save_assets(self, dir_path):
+        """Stores the tokenizer inside `.keras` files."""
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(dir_path)
+
+    def load_assets(self, dir_path):
+        if Path(dir_path, "tokenizer_config.json").is_file():
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(dir_path, use_fast=True)
+
+    def _head_weights(self):
+        encoder_weights = {id(weight) for weight in self.encoder.weights}
+        return [weight for weight in self.weights if id(weight) not in encoder_weights]
+
+    def save_pretrained(self, directory, tokenizer=None):
+        """Writes everything inference needs to `directory`.
+
+        The directory holds the encoder (`config.json`, `tf_model.h5`, loadable by
+        transformers as it is), the tokenizer, the head weights and `kerasner.json` (labels,
+        config, kerasner version). `BertTokenClassifier.from_pretrained(directory)` restores it.
+
+        Args:
+            directory: path. Created if missing; existing files of the same names are replaced.
+            tokenizer: a transformers tokenizer. Defaults to `self.tokenizer`.
+        """
+        from kerasner import __version__
+
+        if not self.built:
+            self(self.dummy_inputs(), training=False)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(directory)
+        tokenizer = tokenizer if tokenizer is not None else self.tokenizer
+        if tokenizer is not None:
+            tokenizer.save_pretrained(directory)
+        head = self._head_weights()
+        np.savez(directory / HEAD_WEIGHTS_FILE, *[weight.numpy() for weight in head])
+        config = self.get_config()
+        config.pop("encoder")
+        manifest = {
+            "kerasner_version": __version__,
+            "class_name": type(self).__name__,
+            "encoder_class": type(self.encoder).__name__,
+            "config": config,
+            "head_weights": [[weight.name, list(weight.shape)] for weight in head],
+        }
+        (directory / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir, labels=None, dropout=0.1, ignore_index=-100, tokenizer=None, **kwargs):
+        """Loads a saved kerasner model, or a pretrained encoder with a new head.
+
+        Args:
+            name_or_dir: a directory written by `save_pretrained`; or a hub name (e.g.
+                `"bert-base-cased"`) or local directory of a transformers TF encoder.
+            labels: list of str. Tag names of the new head; required for an encoder, optional
+                (and must match) for a saved kerasner model.
+            dropout: float. Dropout before a new head. Defaults to `0.1`.
+            ignore_index: int. Label id of unlabelled positions. Defaults to `-100`.
+            tokenizer: a fast tokenizer to attach; defaults to the one stored at `name_or_dir`.
+            **kwargs: passed to `transformers.TFAutoModel.from_pretrained` for an encoder.
+        """
+        path = Path(name_or_dir)
+        if (path / MODEL_FILE).is_file():
+            model = cls._from_saved(path, labels)
+        else:
+            if labels is None:
+                where = "directory" if path.is_dir() else "name"
+                raise ValueError(
+                    f"{str(name_or_dir)!r} is not a kerasner model directory (no {MODEL_FILE}). To put a "
+                    f"new token-classification head on the encoder at this {where}, pass labels=[...]."
+                )
+            labels = validate_labels(labels, ignore_index)
+            encoder = transformers.TFAutoModel.from_pretrained(str(name_or_dir), **kwargs)
+            model = cls(encoder=encoder, labels=labels, dropout=dropout, ignore_index=ignore_index)
+        model.tokenizer = tokenizer if tokenizer is not None else _load_tokenizer(name_or_dir)
+        return model
+
+    @classmethod
+    def _from_saved(cls, path, labels):
+        try:
+            manifest = json.loads((path / MODEL_FILE).read_text())
+            config = manifest["config"]
+            encoder_class = _encoder_class(manifest["encoder_class"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path / MODEL_FILE} is not a valid kerasner model file: {error}") from error
+        if labels is not None and list(labels) != config["labels"]:
+            raise ValueError(
+                f"The model saved in {path} has labels {config['labels']}. Pass labels=None to load it "
+                f"as it is. Received: labels={list(labels)}"
+            )
+        encoder = encoder_class.from_pretrained(str(path))
+        trainable = config.pop("trainable", True)
+        model = cls(encoder=encoder, **config)
+        model.trainable = trainable
+        model(model.dummy_inputs(), training=False)
+        head = model._head_weights()
+        with np.load(path / HEAD_WEIGHTS_FILE) as stored:
+            values = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+        shapes = [tuple(weight.shape) for weight in head]
+        if shapes != [value.shape for value in values]:
+            raise ValueError(
+                f"The head weights in {path / HEAD_WEIGHTS_FILE} do not fit {cls.__name__}: stored "
+                f"shapes {[value.shape for value in values]}, expected {shapes}."
+            )
+        for weight, value in zip(head, values):
+            weight.assign(value)
+        return model
+
+
+def _load_tokenizer(name_or_dir):
+    """The fast tokenizer stored with a model, or None (with a warning) when there is none."""
+    path = Path(name_or_dir)
+    if path.is_dir() and not (path / "tokenizer_config.json").is_file() and not (path / "vocab.txt").is_file():
+        logger.warning("No tokenizer found in %s; set `model.tokenizer` before saving or predicting.", path)
+        return None
+    try:
+        return transformers.AutoTokenizer.from_pretrained(str(name_or_dir), use_fast=True)
+    except (OSError, ValueError) as error:
+        logger.warning("Could not load a tokenizer from %s (%s); set `model.tokenizer`.", name_or_dir, error)
+        return None

@@ -1,0 +1,82 @@
+"""Tiny random BERT encoders and WordPiece tokenizers built in temporary folders."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+import transformers
+
+WORDS = (
+    "the a of in to and is was on for by with at from he she it they john mary smith paris london "
+    "berlin france germany monday tuesday 2006 united nations army president said visited city "
+    "company google minister police killed soldiers government people new york street"
+).split()
+LABELS = ["O", "B-per", "I-per", "B-geo", "I-geo", "B-org", "I-org", "B-tim", "I-tim"]
+
+
+def write_vocab(directory):
+    pieces = ["##s", "##ed", "##ing", "##er", "##a", "##o", "##n", "##e", "##i", "##t"]
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,'-")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + pieces + letters
+    vocab += ["##" + letter for letter in letters]
+    path = directory / "vocab.txt"
+    path.write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    return path
+
+
+def make_tokenizer(directory):
+    return transformers.BertTokenizerFast(vocab_file=str(write_vocab(directory)), do_lower_case=True)
+
+
+def make_encoder(vocab_size, seed=0):
+    tf_keras.utils.set_random_seed(seed)
+    config = transformers.BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    return transformers.TFBertModel(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory):
+    """A folder with a tiny random TFBertModel and its tokenizer, as `save_pretrained` writes them."""
+    directory = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = make_tokenizer(directory)
+    tokenizer.save_pretrained(directory)
+    encoder = make_encoder(tokenizer.vocab_size)
+    encoder(encoder.dummy_inputs)
+    encoder.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture
+def tokenizer(tiny_encoder_dir):
+    return transformers.BertTokenizerFast.from_pretrained(tiny_encoder_dir)
+
+
+@pytest.fixture
+def labels():
+    return list(LABELS)
+
+
+def random_batch(batch=4, seq_len=12, vocab_size=60, num_labels=len(LABELS), seed=0):
+    """A batch dict and labels with -100 on padding and on every third position."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, vocab_size, size=(batch, seq_len)).astype("int32")
+    lengths = rng.integers(seq_len // 2, seq_len + 1, size=batch)
+    attention = (np.arange(seq_len)[None, :] < lengths[:, None]).astype("int32")
+    ids = ids * attention
+    y = rng.integers(0, num_labels, size=(batch, seq_len)).astype("int32")
+    y[attention == 0] = -100
+    y[:, ::3] = -100
+    return {"input_ids": ids, "attention_mask": attention}, y

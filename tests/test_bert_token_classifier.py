@@ -1,0 +1,162 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+import transformers
+
+from conftest import make_encoder, random_batch
+from kerasner import BertTokenClassifier, MaskedSparseCategoricalCrossentropy
+
+
+@pytest.fixture
+def model(tiny_encoder_dir, labels):
+    keras.utils.set_random_seed(0)
+    return BertTokenClassifier.from_pretrained(tiny_encoder_dir, labels=labels)
+
+
+def test_logits_shape_and_labels(model, labels):
+    x, _ = random_batch()
+    logits = model(x)
+    assert logits.shape == (4, 12, len(labels))
+    assert logits.dtype == tf.float32
+    assert model.labels == labels
+    assert model.id2label[1] == "B-per" and model.label2id["B-per"] == 1
+    assert isinstance(model.tokenizer, transformers.PreTrainedTokenizerFast)
+
+
+def test_attention_mask_defaults_from_padding(model):
+    x, _ = random_batch()
+    np.testing.assert_allclose(model(x["input_ids"]).numpy(), model(x).numpy(), atol=1e-5)
+
+
+def test_pooler_is_frozen(model):
+    x, _ = random_batch()
+    model(x)
+    assert not any("pooler" in weight.name for weight in model.trainable_weights)
+
+
+def test_fit_lowers_the_loss(model):
+    x, y = random_batch(batch=8, seed=1)
+    model.compile(keras.optimizers.Adam(1e-3))
+    before = model.evaluate(x, y, verbose=0, return_dict=True)
+    history = model.fit(x, y, epochs=15, batch_size=8, verbose=0)
+    after = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert np.isfinite(history.history["loss"]).all()
+    assert after["loss"] < before["loss"] - 0.2
+    assert set(after) == {"loss", "token_accuracy"}
+
+
+def test_compiled_loss_and_accuracy_use_only_labelled_positions(model):
+    x, y = random_batch(seed=2)
+    model.compile()
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    logits = model(x).numpy()
+    mask = y != -100
+    expected_loss = MaskedSparseCategoricalCrossentropy()(y, logits).numpy()
+    expected_accuracy = (logits.argmax(-1)[mask] == y[mask]).mean()
+    assert result["loss"] == pytest.approx(expected_loss, rel=1e-4)
+    assert result["token_accuracy"] == pytest.approx(expected_accuracy, rel=1e-5)
+
+
+def test_get_config_json_round_trip(model, labels):
+    model(random_batch()[0])
+    config = json.loads(json.dumps(model.get_config()))
+    restored = BertTokenClassifier.from_config(config)
+    assert restored.get_config() == model.get_config()
+    assert restored.labels == labels
+
+
+def test_keras_file_round_trip(model, tmp_path):
+    x, y = random_batch()
+    model.compile()
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert type(restored) is BertTokenClassifier
+    assert restored.labels == model.labels
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    assert restored.tokenizer.get_vocab() == model.tokenizer.get_vocab()
+
+
+def test_directory_round_trip(model, tmp_path):
+    x, y = random_batch()
+    model.compile()
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save_pretrained(tmp_path / "saved")
+    restored = BertTokenClassifier.from_pretrained(tmp_path / "saved")
+    assert type(restored) is BertTokenClassifier
+    assert restored.labels == model.labels
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    assert restored.tokenizer.get_vocab() == model.tokenizer.get_vocab()
+    # The folder is also a plain transformers encoder folder.
+    assert isinstance(transformers.TFAutoModel.from_pretrained(tmp_path / "saved"), transformers.TFBertModel)
+
+
+class CRFLikeHead(BertTokenClassifier):
+    """A research subclass: a two-layer head instead of one dense layer."""
+
+    def __init__(self, *args, hidden_units=16, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hidden_units = hidden_units
+        self.hidden = keras.layers.Dense(hidden_units, activation="gelu", name="hidden")
+
+    def classify(self, hidden, training=False):
+        return super().classify(self.hidden(hidden), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_units": self.hidden_units}
+
+
+def test_subclass_with_other_head_trains_and_saves(tiny_encoder_dir, labels, tmp_path):
+    model = CRFLikeHead.from_pretrained(tiny_encoder_dir, labels=labels)
+    x, y = random_batch(batch=8, seed=3)
+    model.compile(keras.optimizers.Adam(1e-3))
+    history = model.fit(x, y, epochs=10, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.save_pretrained(tmp_path / "sub")
+    restored = CRFLikeHead.from_pretrained(tmp_path / "sub")
+    assert type(restored) is CRFLikeHead and restored.hidden_units == 16
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ([], r"at least one tag name\. Received: labels=\[\]"),
+        (["O", "B-per", "O"], r"Received duplicates \['O'\]"),
+        ("O B-per", "must be a list"),
+        (["O", ""], "non-empty string"),
+    ],
+)
+def test_bad_labels(labels, message):
+    with pytest.raises(ValueError, match=message):
+        BertTokenClassifier(make_encoder(50), labels=labels)
+
+
+def test_ignore_index_colliding_with_a_label():
+    with pytest.raises(ValueError, match=r"would hide the label 'I-per'\. Received: ignore_index=2"):
+        BertTokenClassifier(make_encoder(50), labels=["O", "B-per", "I-per"], ignore_index=2)
+
+
+def test_bad_dropout_and_encoder():
+    with pytest.raises(ValueError, match="Received: dropout=1.5"):
+        BertTokenClassifier(make_encoder(50), labels=["O"], dropout=1.5)
+    with pytest.raises(ValueError, match="Received: encoder of type Dense"):
+        BertTokenClassifier(keras.layers.Dense(3), labels=["O"])
+
+
+def test_directory_that_is_not_a_kerasner_model(tiny_encoder_dir, tmp_path):
+    with pytest.raises(ValueError, match="is not a kerasner model directory"):
+        BertTokenClassifier.from_pretrained(tiny_encoder_dir)
+    (tmp_path / "kerasner.json").write_text("{not json")
+    with pytest.raises(ValueError, match="kerasner.json is not a valid kerasner model file"):
+        BertTokenClassifier.from_pretrained(tmp_path)
+
+
+def test_saved_model_with_other_labels(model, tmp_path):
+    model.save_pretrained(tmp_path / "saved")
+    with pytest.raises(ValueError, match="has labels"):
+        BertTokenClassifier.from_pretrained(tmp_path / "saved", labels=["O", "B-x"])
