@@ -1,0 +1,266 @@
+"""Readers for labelled NER files: GMB/Kaggle CSV, CoNLL columns and JSON lines."""
+
+import csv
+import inspect
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from kerasner.data_format_error import DataFormatError
+from kerasner.sentence import Sentence
+from kerasner.sentence_list import SentenceList
+from kerasner.tag_scheme import SCHEMES, detect_scheme, is_valid_tag, to_iob2
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("csv", "conll", "jsonl")
+
+
+def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
+    """Reads a labelled NER file into sentences with IOB2 tags.
+
+    Formats:
+    - `"csv"`: one token a row with a sentence-id column filled on each sentence's first row
+      (GMB/Kaggle `ner_dataset.csv`: `Sentence #,Word,POS,Tag`). Options `word_column`,
+      `tag_column`, `sentence_column`, `delimiter`. Every cell is read as text: the word
+      `None` stays a word.
+    - `"conll"`: one token a line, columns split by TABs (or by spaces when the first token line
+      has no TAB), sentences separated by blank or whitespace-only lines; `-DOCSTART-` lines
+      are skipped. Options `word_column` (defaults to 0) and `tag_column` (defaults to -1).
+    - `"jsonl"`: one object a line, `{"tokens": [...], "tags": [...]}`. Options `tokens_key`,
+      `tags_key`.
+
+    Tags are checked (`O`, or a prefix B/I/E/S/L/U, a dash and a type) and converted to IOB2;
+    an I- that follows O or another type is repaired to B- and counted in `stats["repaired"]`
+    and a warning. Nothing is dropped: a malformed row stops reading with a `DataFormatError`
+    that names the file, the line and the value.
+
+    Args:
+        path: the file.
+        format: one of `"csv"`, `"conll"`, `"jsonl"`, or None to detect it from the content.
+            Defaults to None.
+        scheme: tag scheme of the file: `"iob2"`, `"iob1"`, `"iobes"`, `"bilou"`, or `"auto"`
+            to detect it. Defaults to `"auto"`.
+        encoding: text encoding, or None for UTF-8 with a Windows-1252 fallback (the GMB
+            file's encoding). Defaults to None.
+        **options: options of the format's reader, listed above.
+
+    Returns:
+        A `SentenceList` of `Sentence` (`.words`, `.tags`); its `stats` dict holds the file,
+        format, encoding, scheme and the counts of sentences, words and repaired tags.
+
+    Example:
+    ```python
+    sentences = kerasner.read_sentences("ner_dataset.csv")
+    sentences = kerasner.read_sentences("train.conll", format="conll", tag_column=3, scheme="iob1")
+    ```
+    """
+    path = Path(path)
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"Unknown format. Expected one of {set(FORMATS)}. Received: format={format!r}")
+    if scheme != "auto" and scheme not in SCHEMES:
+        raise ValueError(f"Unknown tag scheme. Expected 'auto' or one of {set(SCHEMES)}. Received: scheme={scheme!r}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    text, used_encoding = _decode(path, encoding)
+    if not text.strip():
+        raise DataFormatError(path, None, "the file is empty; expected labelled sentences")
+    format = format or detect_format(text)
+    reader = _READERS[format]
+    accepted = list(inspect.signature(reader).parameters)[2:]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"Unknown option for format {format!r}. Expected some of {accepted}. Received: {unknown}")
+    sentences = reader(path, text, **options)
+    if not sentences:
+        raise DataFormatError(path, None, "the file holds no sentences")
+    _check_tag_shapes(path, sentences, per_word_lines=format != "jsonl")
+    detected = detect_scheme(s.tags for s in sentences) if scheme == "auto" else scheme
+    converted, repaired, changed = [], 0, 0
+    for sentence in sentences:
+        tags, fixed = to_iob2(sentence.tags, detected)
+        repaired += fixed
+        if list(sentence.tags) != tags:
+            changed += 1
+            sentence = Sentence(sentence.words, tags, sentence.line)
+        converted.append(sentence)
+    if repaired:
+        logger.warning(
+            "%s: repaired %d I- tags that followed O or another type (now B-); scheme %s", path, repaired, detected
+        )
+    stats = {
+        "path": str(path),
+        "format": format,
+        "encoding": used_encoding,
+        "scheme": detected,
+        "sentences": len(converted),
+        "words": sum(len(s) for s in converted),
+        "repaired": repaired,
+        "converted_sentences": changed,
+    }
+    return SentenceList(converted, stats)
+
+
+def detect_format(text):
+    """`"jsonl"` when the first line is a JSON object, `"csv"` when each of the first five lines
+    has a comma and no TAB, `"conll"` otherwise."""
+    lines = [line for line in text.split("\n")[:20] if line.strip()]
+    first = lines[0].lstrip("\ufeff").lstrip()
+    if first.startswith("{"):
+        return "jsonl"
+    if all("," in line and "\t" not in line for line in lines[:5]):
+        return "csv"
+    return "conll"
+
+
+def _decode(path, encoding):
+    data = path.read_bytes()
+    candidates = [encoding] if encoding else ["utf-8-sig", "cp1252"]
+    for candidate in candidates:
+        try:
+            return data.decode(candidate), candidate
+        except UnicodeDecodeError as error:
+            last = error
+        except LookupError as error:
+            raise ValueError(f"Unknown encoding. Received: encoding={encoding!r}") from error
+    line = data[: last.start].count(b"\n") + 1
+    raise DataFormatError(
+        path,
+        line,
+        f"bytes that are not {' or '.join(candidates)}; pass the file's encoding, e.g. encoding='latin1'",
+        data[last.start : last.end],
+    )
+
+
+def _lines(text):
+    # Not str.splitlines(): it also breaks on \x85, \x1c..\x1e and \u2028, which occur inside words.
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def _read_csv(path, text, word_column="Word", tag_column="Tag", sentence_column="Sentence #", delimiter=","):
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            na_filter=False,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except pd.errors.ParserError as error:
+        raise DataFormatError(path, _parser_error_line(error), f"malformed CSV: {error}") from error
+    header = _lines(text)[0]
+    for role, column in (("sentence", sentence_column), ("word", word_column), ("tag", tag_column)):
+        if column not in frame.columns:
+            raise DataFormatError(
+                path, 1, f"missing {role} column {column!r}; the header has {list(frame.columns)}", header
+            )
+    # Rows hold one token each, so row i is on line i + 2. Blank lines at the end are not rows.
+    frame = frame.fillna("")
+    words = frame[word_column].to_numpy()
+    tags = frame[tag_column].to_numpy()
+    ids = frame[sentence_column].to_numpy()
+    filled = (words != "") | (tags != "") | (ids != "")
+    last = len(filled) - int(np.argmax(filled[::-1])) if filled.any() else 0
+    words, tags, ids = words[:last], tags[:last], ids[:last]
+    lines = _lines(text)
+    for column, values in ((word_column, words), (tag_column, tags)):
+        empty = np.flatnonzero(values == "")
+        if empty.size:
+            row = int(empty[0])
+            raise DataFormatError(path, row + 2, f"empty cell in column {column!r}", lines[row + 1])
+    starts = np.flatnonzero(ids != "")
+    if starts.size == 0 or starts[0] != 0:
+        raise DataFormatError(path, 2, f"the first row has no sentence id in column {sentence_column!r}", lines[1])
+    bounds = list(starts) + [len(words)]
+    words, tags = words.tolist(), tags.tolist()
+    return [Sentence(words[a:b], tags[a:b], int(a) + 2) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _parser_error_line(error):
+    for token in str(error).replace(",", " ").split():
+        if token.isdigit() and f"line {token}" in str(error):
+            return int(token)
+    return None
+
+
+def _read_conll(path, text, word_column=0, tag_column=-1):
+    sentences, words, tags, start = [], [], [], None
+    width, separator = None, None
+
+    def flush():
+        if words:
+            sentences.append(Sentence(words.copy(), tags.copy(), start))
+            words.clear()
+            tags.clear()
+
+    for number, line in enumerate(_lines(text), 1):
+        if not line.strip():
+            flush()
+            continue
+        if separator is None:
+            separator = "\t" if "\t" in line.strip() else " "
+        fields = line.split("\t") if separator == "\t" else line.split()
+        if fields[0] == "-DOCSTART-":
+            flush()
+            continue
+        if width is None:
+            width = len(fields)
+            for name, index in (("word_column", word_column), ("tag_column", tag_column)):
+                if not -width <= index < width:
+                    raise DataFormatError(
+                        path, number, f"{name}={index} is out of range for a line of {width} columns", line
+                    )
+        elif len(fields) != width:
+            raise DataFormatError(
+                path, number, f"expected {width} columns like the first token line, found {len(fields)}", line
+            )
+        if not words:
+            start = number
+        words.append(fields[word_column])
+        tags.append(fields[tag_column].strip())
+    flush()
+    return sentences
+
+
+def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags"):
+    sentences = []
+    for number, line in enumerate(_lines(text), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataFormatError(path, number, f"not valid JSON ({error.msg})", line[:80]) from error
+        if not isinstance(record, dict) or tokens_key not in record or tags_key not in record:
+            raise DataFormatError(path, number, f"expected an object with keys {tokens_key!r} and {tags_key!r}", line[:80])
+        tokens, tags = record[tokens_key], record[tags_key]
+        if not isinstance(tokens, list) or not isinstance(tags, list) or not tokens or len(tokens) != len(tags):
+            raise DataFormatError(
+                path, number, f"{tokens_key!r} and {tags_key!r} must be non-empty lists of equal length", line[:80]
+            )
+        if not all(isinstance(token, str) and token for token in tokens):
+            raise DataFormatError(path, number, "every token must be a non-empty string", tokens)
+        sentences.append(Sentence(tokens, [str(tag) for tag in tags], number))
+    return sentences
+
+
+def _check_tag_shapes(path, sentences, per_word_lines):
+    unique = {tag for sentence in sentences for tag in sentence.tags}
+    bad = {tag for tag in unique if not is_valid_tag(tag)}
+    if not bad:
+        return
+    for sentence in sentences:
+        for index, tag in enumerate(sentence.tags):
+            if tag in bad:
+                line = sentence.line + index if per_word_lines else sentence.line
+                raise DataFormatError(path, line, "unknown tag shape; expected O or B-/I-/E-/S-/L-/U- and a type", tag)
+
+
+_READERS = {"csv": _read_csv, "conll": _read_conll, "jsonl": _read_jsonl}

@@ -1,0 +1,158 @@
+"""Tokenized windows of sentences, their length-bucketed batches and the way back to words."""
+
+import itertools
+import math
+
+import numpy as np
+import tensorflow as tf
+
+
+class TokenFeatures:
+    """Token windows made by `TokenClassificationPreprocessor`, ready to batch.
+
+    Each window holds `input_ids` (with special tokens), `labels` (`ignore_index` on special
+    tokens and on sub-word continuations unless every sub-token is labelled) and `word_index`:
+    for every position, the index of the word of its sentence whose prediction is read there,
+    or -1. Every word of every sentence has exactly one such slot, also when a long sentence is
+    split into overlapping windows.
+
+    Args:
+        input_ids, labels, word_index: lists of int32 arrays, one per window.
+        sentence_index: int array, the sentence of each window.
+        num_words: int array, the word count of each sentence.
+        max_length: the longest a window may be.
+        pad_token_id: id used for padding. Defaults to `0`.
+        ignore_index: label of unlabelled positions. Defaults to `-100`.
+        stats: dict of counts from the preprocessor. Defaults to `{}`.
+    """
+
+    def __init__(
+        self,
+        input_ids,
+        labels,
+        word_index,
+        sentence_index,
+        num_words,
+        max_length,
+        pad_token_id=0,
+        ignore_index=-100,
+        stats=None,
+    ):
+        self.input_ids = input_ids
+        self.labels = labels
+        self.word_index = word_index
+        self.sentence_index = np.asarray(sentence_index, dtype=np.int64)
+        self.num_words = np.asarray(num_words, dtype=np.int64)
+        self.max_length = int(max_length)
+        self.pad_token_id = int(pad_token_id)
+        self.ignore_index = int(ignore_index)
+        self.lengths = np.array([len(ids) for ids in input_ids], dtype=np.int64)
+        self.stats = dict(stats or {})
+
+    def __len__(self):
+        return len(self.input_ids)
+
+    # --- Batching -----------------------------------------------------------------------
+
+    def batch_plan(self, batch_size=32, shuffle=True, seed=0, epoch=0, pool_batches=50):
+        """Window indices of each batch, grouped by length.
+
+        With `shuffle`, windows are shuffled, sorted by length inside pools of `pool_batches`
+        batches, cut into batches, and the batches shuffled: batches differ every epoch yet
+        hold windows of similar length. Without it, windows are sorted by length.
+        """
+        if batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}")
+        if not shuffle:
+            order = np.argsort(self.lengths, kind="stable")
+            return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(len(self))
+        pool = batch_size * pool_batches
+        plan = []
+        for start in range(0, len(order), pool):
+            chunk = order[start : start + pool]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            plan.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+        return [plan[i] for i in rng.permutation(len(plan))]
+
+    def padded_length(self, longest, pad_to_multiple_of=8):
+        """`longest` rounded up to a multiple of `pad_to_multiple_of`, never above `max_length`
+        (unless `longest` is)."""
+        rounded = int(math.ceil(longest / pad_to_multiple_of) * pad_to_multiple_of)
+        return max(longest, min(rounded, self.max_length))
+
+    def pad(self, indices, pad_to_multiple_of=8):
+        """Pads the windows `indices` into arrays `(x, y, word_index)` of shape (batch, length)."""
+        length = self.padded_length(int(self.lengths[indices].max()), pad_to_multiple_of)
+        ids = np.full((len(indices), length), self.pad_token_id, dtype=np.int32)
+        labels = np.full((len(indices), length), self.ignore_index, dtype=np.int32)
+        words = np.full((len(indices), length), -1, dtype=np.int32)
+        mask = np.zeros((len(indices), length), dtype=np.int32)
+        for row, index in enumerate(indices):
+            size = self.lengths[index]
+            ids[row, :size] = self.input_ids[index]
+            labels[row, :size] = self.labels[index]
+            words[row, :size] = self.word_index[index]
+            mask[row, :size] = 1
+        return {"input_ids": ids, "attention_mask": mask}, labels, words
+
+    def batches(self, batch_size=32, shuffle=False, seed=0, epoch=0, pad_to_multiple_of=8):
+        """Yields `(x, y, indices)` numpy batches following `batch_plan`."""
+        for indices in self.batch_plan(batch_size, shuffle, seed, epoch):
+            x, y, _ = self.pad(indices, pad_to_multiple_of)
+            yield x, y, indices
+
+    def to_dataset(self, batch_size=32, shuffle=True, seed=0, pad_to_multiple_of=8):
+        """A `tf.data.Dataset` of `({"input_ids", "attention_mask"}, labels)` int32 batches.
+
+        Batches group windows of similar length and are padded to a multiple of
+        `pad_to_multiple_of`; with `shuffle`, every pass over the dataset (every epoch) draws new
+        batches from `seed` and the epoch number.
+
+        Example:
+        ```python
+        model.fit(features.to_dataset(32), epochs=3)
+        ```
+        """
+        epochs = itertools.count()
+        num_batches = len(self.batch_plan(batch_size, shuffle=False))
+
+        def generate():
+            epoch = next(epochs)
+            for x, y, _ in self.batches(batch_size, shuffle, seed, epoch, pad_to_multiple_of):
+                yield x, y
+
+        spec = tf.TensorSpec((None, None), tf.int32)
+        dataset = tf.data.Dataset.from_generator(
+            generate, output_signature=({"input_ids": spec, "attention_mask": spec}, spec)
+        )
+        return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(2)
+
+    def padding_overhead(self, batch_size=32, pad_to_multiple_of=8, seed=0):
+        """Padded positions over real (non-pad) positions for one shuffled epoch of batches."""
+        padded = sum(
+            len(indices) * self.padded_length(int(self.lengths[indices].max()), pad_to_multiple_of)
+            for indices in self.batch_plan(batch_size, shuffle=True, seed=seed)
+        )
+        return padded / int(self.lengths.sum())
+
+    # --- Back to words ------------------------------------------------------------------
+
+    def word_values(self, window_values):
+        """Gathers one value per word from per-position values of each window.
+
+        Args:
+            window_values: a list with, for each window, an array whose first axis runs over the
+                window's positions (e.g. predicted label ids, or logits). Padding beyond a
+                window's length is ignored.
+
+        Returns:
+            A list with one array per sentence, of length `num_words[sentence]`.
+        """
+        first = np.asarray(window_values[0])
+        out = [np.zeros((n,) + first.shape[1:], dtype=first.dtype) for n in self.num_words]
+        for window, values in enumerate(window_values):
+            slots = np.flatnonzero(self.word_index[window] >= 0)
+            out[self.sentence_index[window]][self.word_index[window][slots]] = np.asarray(values)[slots]
+        return out

@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import LABELS
+from kerasner import Sentence, TokenClassificationPreprocessor
+
+L = {label: i for i, label in enumerate(LABELS)}
+
+
+def test_first_subtoken_alignment(tokenizer):
+    sentence = Sentence(["John", "visited", "Xyz", "."], ["B-per", "O", "B-geo", "O"])
+    features = TokenClassificationPreprocessor(tokenizer, LABELS)([sentence])
+    tokens = tokenizer.convert_ids_to_tokens(features.input_ids[0].tolist())
+    assert tokens == ["[CLS]", "john", "visited", "x", "##y", "##z", ".", "[SEP]"]
+    assert features.labels[0].tolist() == [-100, L["B-per"], L["O"], L["B-geo"], -100, -100, L["O"], -100]
+    assert features.word_index[0].tolist() == [-1, 0, 1, 2, -1, -1, 3, -1]
+    assert features.stats["windowed_sentences"] == 0
+
+
+def test_label_all_subtokens(tokenizer):
+    sentence = Sentence(["Xyz", "Smith"], ["B-per", "I-per"])
+    features = TokenClassificationPreprocessor(tokenizer, LABELS, label_all_subtokens=True)([sentence])
+    assert features.labels[0].tolist() == [-100, L["B-per"], L["I-per"], L["I-per"], L["I-per"], -100]
+    assert features.word_index[0].tolist() == [-1, 0, -1, -1, 1, -1]
+
+
+def test_unlabelled_sentences_and_word_lists(tokenizer):
+    features = TokenClassificationPreprocessor(tokenizer, LABELS)([["John", "Xy"]])
+    assert (features.labels[0] == -100).all()
+    assert features.word_index[0].tolist() == [-1, 0, 1, -1, -1]
+
+
+def test_word_without_subtokens_gets_unknown_token(tokenizer):
+    features = TokenClassificationPreprocessor(tokenizer, LABELS)([Sentence(["John", "\x92", "Paris"], ["B-per", "O", "B-geo"])])
+    tokens = tokenizer.convert_ids_to_tokens(features.input_ids[0].tolist())
+    assert tokens == ["[CLS]", "john", "[UNK]", "paris", "[SEP]"]
+    assert features.word_index[0].tolist() == [-1, 0, 1, 2, -1]
+    assert features.stats["words_without_subtokens"] == 1
+
+
+def test_unknown_tag(tokenizer):
+    with pytest.raises(ValueError, match=r"Unknown tag 'B-xyz' in sentence 0 \(line 7\)"):
+        TokenClassificationPreprocessor(tokenizer, LABELS)([Sentence(["a"], ["B-xyz"], line=7)])
+
+
+def test_bad_arguments(tokenizer):
+    with pytest.raises(ValueError, match="Received: stride=30"):
+        TokenClassificationPreprocessor(tokenizer, LABELS, max_length=32, stride=30)
+    with pytest.raises(ValueError, match="Received: max_length=3"):
+        TokenClassificationPreprocessor(tokenizer, LABELS, max_length=3)
+
+
+def long_sentence(num_words, seed=0):
+    rng = np.random.default_rng(seed)
+    vocabulary = ["the", "john", "Xyzzy", "paris", "abcdefg", "of", "Qu", "berlin"]
+    words = [vocabulary[i] for i in rng.integers(0, len(vocabulary), num_words)]
+    tags = [LABELS[i] for i in rng.integers(0, len(LABELS), num_words)]
+    return Sentence(words, tags)
+
+
+def test_600_word_sentence_is_covered_by_windows(tokenizer):
+    sentence = long_sentence(600)
+    preprocessor = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64, stride=16)
+    features = preprocessor([Sentence(["John"], ["B-per"]), sentence])
+    assert features.stats["windowed_sentences"] == 1
+    assert features.stats["windows"] > 10
+    assert features.lengths.max() <= 64
+    counts = np.zeros(600, dtype=int)
+    for window in np.flatnonzero(features.sentence_index == 1):
+        slots = features.word_index[window]
+        np.add.at(counts, slots[slots >= 0], 1)
+        # Every first sub-token in the window is labelled, owned or not (training sees overlaps).
+        assert (features.labels[window] != -100).sum() >= (slots >= 0).sum()
+    assert (counts == 1).all()
+    # Reading labels back through the slots gives each word its own tag.
+    words = features.word_values(features.labels)
+    assert words[1].tolist() == [L[t] for t in sentence.tags]
+    # Consecutive windows overlap.
+    starts = [features.input_ids[w][1] for w in np.flatnonzero(features.sentence_index == 1)]
+    assert len(starts) == features.stats["windows"] - 1
+
+
+@pytest.mark.parametrize("max_length, stride", [(8, 0), (8, 5), (16, 3), (40, 37)])
+def test_windows_cover_every_word_once(tokenizer, max_length, stride):
+    for seed in range(5):
+        sentence = long_sentence(int(np.random.default_rng(seed).integers(1, 200)), seed)
+        features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=max_length, stride=stride)([sentence])
+        assert features.lengths.max() <= max_length
+        assert features.word_values(features.labels)[0].tolist() == [L[t] for t in sentence.tags]
+
+
+def test_word_longer_than_a_window_is_cut_and_counted(tokenizer):
+    sentence = Sentence(["john", "abcdefghijklmnopqrstuvwxyz", "paris"], ["B-per", "O", "B-geo"])
+    features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=8, stride=2)([sentence])
+    assert features.stats["words_cut_to_window"] == 1
+    assert features.word_values(features.labels)[0].tolist() == [L["B-per"], L["O"], L["B-geo"]]
+
+
+def sentences_of_lengths(lengths, seed=0):
+    return [long_sentence(int(n), seed + i) for i, n in enumerate(lengths)]
+
+
+def test_bucketed_batches(tokenizer):
+    rng = np.random.default_rng(0)
+    sentences = sentences_of_lengths(rng.integers(1, 40, 300))
+    features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64)(sentences)
+    plans = [features.batch_plan(16, shuffle=True, seed=1, epoch=e) for e in range(2)]
+    for plan in plans:
+        assert sorted(np.concatenate(plan).tolist()) == list(range(len(features)))
+        assert all(len(batch) <= 16 for batch in plan)
+    assert [b.tolist() for b in plans[0]] != [b.tolist() for b in plans[1]]
+    assert [b.tolist() for b in features.batch_plan(16, True, 1, 0)] == [b.tolist() for b in plans[0]]
+    for x, y, indices in features.batches(16, shuffle=True):
+        assert x["input_ids"].shape[1] % 8 == 0 or x["input_ids"].shape[1] == features.max_length
+        assert x["input_ids"].shape[1] - features.lengths[indices].max() < 8
+        np.testing.assert_array_equal(x["attention_mask"].sum(1), features.lengths[indices])
+        assert (y[x["attention_mask"] == 0] == -100).all()
+    fixed = 64 * len(features) / features.lengths.sum()
+    assert features.padding_overhead(16) < 1.25 < fixed
+
+
+def test_to_dataset_reshuffles_every_epoch(tokenizer):
+    sentences = sentences_of_lengths(np.random.default_rng(1).integers(1, 30, 100))
+    features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64)(sentences)
+    dataset = features.to_dataset(batch_size=8, seed=3)
+    expected = -(-len(features) // 8)
+    assert dataset.cardinality().numpy() == expected
+    first = [y.numpy().tolist() for _, y in dataset]
+    second = [y.numpy().tolist() for _, y in dataset]
+    assert len(first) == expected and first != second
+    x, y = next(iter(dataset))
+    assert x["input_ids"].dtype == tf.int32 and y.dtype == tf.int32
+    assert sum(int(m.numpy().sum()) for m in (b[0]["attention_mask"] for b in dataset)) == features.lengths.sum()
