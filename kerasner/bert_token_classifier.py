@@ -95,6 +95,10 @@ class BertTokenClassifier(keras.Model):
                 f"Received: encoder of type {type(encoder).__name__}"
             )
         super().__init__(**kwargs)
+        if not encoder.built:
+            # Built here, in its own name scope, its weights keep the names transformers'
+            # save_pretrained/from_pretrained match on; built inside `call` they would not.
+            encoder.build_in_name_scope()
 
         # === Layers ===
         self.encoder = encoder

@@ -95,6 +95,16 @@ def test_directory_round_trip(model, tmp_path):
     assert isinstance(transformers.TFAutoModel.from_pretrained(tmp_path / "saved"), transformers.TFBertModel)
 
 
+def test_directory_round_trip_of_a_model_built_from_a_config(tmp_path, labels):
+    model = BertTokenClassifier(make_encoder(60, seed=4), labels=labels)
+    x, y = random_batch()
+    model.compile()
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save_pretrained(tmp_path / "saved")
+    restored = BertTokenClassifier.from_pretrained(tmp_path / "saved")
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
 class CRFLikeHead(BertTokenClassifier):
     """A research subclass: a two-layer head instead of one dense layer."""
 
