@@ -4,15 +4,21 @@ __version__ = "0.1.0"
 
 from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.data_format_error import DataFormatError
+from kerasner.entity_scores import entity_scores
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
+from kerasner.predict_words import predict_words
 from kerasner.read_sentences import detect_format, read_sentences
+from kerasner.sample_data import sample_data_path
 from kerasner.sentence import Sentence
 from kerasner.sentence_list import SentenceList
 from kerasner.tag_scheme import detect_scheme, labels_from_tags, to_iob2
+from kerasner.tiny_bert import build_tiny_model, train_wordpiece_tokenizer
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
 from kerasner.token_features import TokenFeatures
 from kerasner.train_validation_split import train_validation_split
 from kerasner.warmup_linear_decay import WarmupLinearDecay, create_optimizer
+from kerasner import callbacks  # noqa: E402  (kerasner.callbacks needs the modules above)
+from kerasner.train_token_classifier import train_token_classifier
 
 __all__ = [
     "BertTokenClassifier",
@@ -23,11 +29,18 @@ __all__ = [
     "TokenClassificationPreprocessor",
     "TokenFeatures",
     "WarmupLinearDecay",
+    "build_tiny_model",
+    "callbacks",
     "create_optimizer",
     "detect_format",
     "detect_scheme",
+    "entity_scores",
     "labels_from_tags",
+    "predict_words",
     "read_sentences",
+    "sample_data_path",
     "to_iob2",
+    "train_token_classifier",
     "train_validation_split",
+    "train_wordpiece_tokenizer",
 ]

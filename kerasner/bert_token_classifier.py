@@ -85,6 +85,9 @@ class BertTokenClassifier(keras.Model):
     ```
     """
 
+    # `fit` moves callbacks that write logs ahead of those that read them.
+    orders_callbacks = True
+
     def __init__(self, encoder, labels, dropout=0.1, ignore_index=-100, **kwargs):
         labels = validate_labels(labels, ignore_index)
         if not 0.0 <= float(dropout) < 1.0:
@@ -203,6 +206,14 @@ class BertTokenClassifier(keras.Model):
             weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")]
         weighted_metrics = list(weighted_metrics) + list(metrics or [])
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+
+    def fit(self, *args, **kwargs):
+        """`tf_keras.Model.fit`, with callbacks that write logs (such as `EntityF1Callback`) moved
+        ahead of the others, so `ModelCheckpoint`, `EarlyStopping` and loggers see their values."""
+        callbacks = kwargs.get("callbacks")
+        if callbacks is not None and not isinstance(callbacks, keras.callbacks.CallbackList):
+            kwargs["callbacks"] = sorted(callbacks, key=lambda callback: not getattr(callback, "writes_logs", False))
+        return super().fit(*args, **kwargs)
 
     def compute_metrics(self, x, y, y_pred, sample_weight):
         mask = tf.cast(tf.not_equal(y, self.ignore_index), tf.float32)  # (batch, seq_len)

@@ -80,3 +80,24 @@ def random_batch(batch=4, seq_len=12, vocab_size=60, num_labels=len(LABELS), see
     y[attention == 0] = -100
     y[:, ::3] = -100
     return {"input_ids": ids, "attention_mask": attention}, y
+
+
+@pytest.fixture(scope="session")
+def sample_split():
+    """120 training and 40 validation sentences of the embedded sample corpus."""
+    import kerasner
+
+    sentences = kerasner.read_sentences(kerasner.sample_data_path())
+    return list(sentences[:120]), list(sentences[120:160])
+
+
+@pytest.fixture
+def sample_features(sample_split):
+    """A tiny model (own WordPiece vocabulary) and the train/validation features of the sample."""
+    import kerasner
+
+    train, validation = sample_split
+    labels = kerasner.labels_from_tags(s.tags for s in train + validation)
+    model = kerasner.build_tiny_model(train, labels, vocab_size=300, hidden_size=32, intermediate_size=64, max_length=64)
+    preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=64)
+    return model, preprocessor(train), preprocessor(validation)

@@ -1,0 +1,102 @@
+"""Keeps the best model so far, by a monitored value, in kerasner's directory format."""
+
+import json
+import logging
+import math
+import shutil
+from pathlib import Path
+
+import tf_keras as keras
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "checkpoint.json"
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Saves the model with `save_pretrained` whenever `monitor` improves.
+
+    The new model is written completely beside the target, then swapped in by renames, so a crash
+    never leaves a half-written model at `directory`: it holds the previous best or the new one
+    (after a crash between the two renames, the previous best is at `<directory>.old` and is put
+    back by the next run). `directory/checkpoint.json` records the epoch and value; with `resume`,
+    a run compares against the best of the run it continues instead of starting afresh.
+
+    Args:
+        directory: path of the best model.
+        monitor: str. Log key to watch. Defaults to `"val_entity_f1"`.
+        mode: `"max"` or `"min"`. Defaults to `"max"`.
+        tokenizer: saved with the model. Defaults to the model's `tokenizer`.
+        resume: bool. Start from the best value recorded in `directory`. Defaults to True.
+        verbose: int. 1 prints a line on every save. Defaults to `1`.
+
+    Example:
+    ```python
+    callbacks = [kerasner.callbacks.EntityF1Callback(validation),
+                 kerasner.callbacks.BestModelCheckpoint("runs/ner/best")]
+    ```
+    """
+
+    def __init__(self, directory, monitor="val_entity_f1", mode="max", tokenizer=None, resume=True, verbose=1):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"Unknown mode. Expected one of {{'max', 'min'}}. Received: mode={mode!r}")
+        self.directory = Path(directory)
+        self.monitor = monitor
+        self.mode = mode
+        self.tokenizer = tokenizer
+        self.resume = resume
+        self.verbose = verbose
+        self.best = None
+        self.best_epoch = None
+
+    def on_train_begin(self, logs=None):
+        old = self.directory.with_name(self.directory.name + ".old")
+        if old.is_dir() and not self.directory.exists():
+            old.rename(self.directory)
+        self.best, self.best_epoch = None, None
+        state = self.directory / STATE_FILE
+        if self.resume and state.is_file():
+            recorded = json.loads(state.read_text())
+            if recorded.get("monitor") == self.monitor:
+                self.best, self.best_epoch = recorded["value"], recorded["epoch"]
+
+    def _improves(self, value):
+        if value is None or math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            logger.warning(
+                "BestModelCheckpoint: %r is not in the logs (%s). Is the callback that writes it listed first?",
+                self.monitor, sorted(logs or {}),
+            )
+            return
+        value = float(value)
+        if not self._improves(value):
+            return
+        self.save(epoch + 1, value)
+        if self.verbose:
+            previous = "none" if self.best is None else f"{self.best:.4f}"
+            print(f"Epoch {epoch + 1}: {self.monitor} improved from {previous} to {value:.4f}; saved {self.directory}")
+        self.best, self.best_epoch = value, epoch + 1
+
+    def save(self, epoch, value):
+        """Writes the model to `directory` through a temporary folder and renames."""
+        temporary = self.directory.with_name(self.directory.name + ".tmp")
+        old = self.directory.with_name(self.directory.name + ".old")
+        for leftover in (temporary, old):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+        self.model.save_pretrained(temporary, tokenizer=self.tokenizer)
+        state = {"epoch": epoch, "monitor": self.monitor, "value": value}
+        (temporary / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+        if self.directory.exists():
+            self.directory.rename(old)
+        temporary.rename(self.directory)
+        if old.exists():
+            shutil.rmtree(old)

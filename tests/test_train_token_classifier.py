@@ -1,0 +1,42 @@
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import kerasner
+
+RUN = str(Path(__file__).with_name("resumable_run.py"))
+
+
+def run(*args):
+    return subprocess.run([sys.executable, RUN, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def epochs_in(history_file):
+    with open(history_file) as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_killed_run_resumes_from_the_last_completed_epoch(tmp_path):
+    killed = run(tmp_path / "resumed", 2)
+    assert killed.returncode == 17, killed.stderr[-2000:]
+    assert epochs_in(tmp_path / "resumed" / "history.csv") == [0]
+    resumed = run(tmp_path / "resumed")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "EPOCHS [1, 2]" in resumed.stdout  # epoch 0 was not trained again
+    uninterrupted = run(tmp_path / "straight")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
+    assert epochs_in(tmp_path / "resumed" / "history.csv") == epochs_in(tmp_path / "straight" / "history.csv") == [0, 1, 2]
+    assert not (tmp_path / "resumed" / "backup").exists()  # removed when training ends
+    assert kerasner.BertTokenClassifier.from_pretrained(tmp_path / "resumed" / "best").labels
+
+
+def test_in_process_run_writes_history_and_best(sample_features, tmp_path):
+    model, train, validation = sample_features
+    history = kerasner.train_token_classifier(
+        model, train, validation, tmp_path, epochs=2, batch_size=16, learning_rate=1e-3, verbose=0
+    )
+    assert len(history.history["val_entity_f1"]) == 2
+    assert history.entity_f1.scores["f1"] == history.history["val_entity_f1"][-1]
+    assert epochs_in(tmp_path / "history.csv") == [0, 1]
+    assert (tmp_path / "best" / "kerasner.json").is_file()
