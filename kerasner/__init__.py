@@ -19,11 +19,15 @@ from kerasner.train_validation_split import train_validation_split
 from kerasner.warmup_linear_decay import WarmupLinearDecay, create_optimizer
 from kerasner import callbacks  # noqa: E402  (kerasner.callbacks needs the modules above)
 from kerasner.train_token_classifier import train_token_classifier
+from kerasner.ner_hyper_model import NerHyperModel
+from kerasner.ner_tuner import NerTuner
 
 __all__ = [
     "BertTokenClassifier",
     "DataFormatError",
     "MaskedSparseCategoricalCrossentropy",
+    "NerHyperModel",
+    "NerTuner",
     "Sentence",
     "SentenceList",
     "TokenClassificationPreprocessor",

@@ -1,0 +1,161 @@
+"""keras-tuner search over fine-tuning hyperparameters, optimising validation entity F1."""
+
+import copy
+import gc
+import json
+import logging
+from pathlib import Path
+
+import keras_tuner
+import tf_keras as keras
+
+from kerasner.bert_token_classifier import BertTokenClassifier
+
+logger = logging.getLogger(__name__)
+
+TUNERS = ("random", "bayesian", "hyperband")
+OBJECTIVE = keras_tuner.Objective("val_entity_f1", direction="max")
+
+
+def make_oracle(tuner, max_trials=10, max_epochs=3, seed=None, hyperparameters=None, tune_new_entries=True):
+    """A keras-tuner oracle maximising `val_entity_f1`.
+
+    Args:
+        tuner: `"random"`, `"bayesian"` or `"hyperband"`.
+        max_trials: int. Trials at most (Hyperband stops there too). Defaults to `10`.
+        max_epochs: int. Hyperband's largest epoch budget. Defaults to `3`.
+        seed: int or None. Defaults to None.
+        hyperparameters: a `keras_tuner.HyperParameters` with overrides (e.g. `hp.Fixed`).
+        tune_new_entries: bool. Search the entries the overrides leave out. Defaults to True.
+    """
+    options = {
+        "objective": OBJECTIVE,
+        "seed": seed,
+        "hyperparameters": hyperparameters,
+        "tune_new_entries": tune_new_entries,
+    }
+    if tuner == "random":
+        return keras_tuner.oracles.RandomSearchOracle(max_trials=max_trials, **options)
+    if tuner == "bayesian":
+        return keras_tuner.oracles.BayesianOptimizationOracle(max_trials=max_trials, **options)
+    if tuner == "hyperband":
+        oracle = keras_tuner.oracles.HyperbandOracle(max_epochs=max_epochs, factor=2, **options)
+        oracle.max_trials = max_trials
+        return oracle
+    raise ValueError(f"Unknown tuner. Expected one of {set(TUNERS)}. Received: tuner={tuner!r}")
+
+
+class NerTuner(keras_tuner.Tuner):
+    """Runs a hyperparameter search of a `NerHyperModel` with the tf-keras models of kerasner.
+
+    keras-tuner's own trial loop expects Keras 3 models; this tuner runs each trial itself: it
+    builds a fresh model from the pretrained weights, trains it in `<project>/trial_<id>/` (best
+    model by entity F1 in `best/`), reports the best `val_entity_f1`, and clears the Keras session
+    so memory is released between trials. A search started again with the same `directory` and
+    `project_name` reloads the finished trials and does not run them again; a trial that was
+    interrupted runs again, resuming from its last completed epoch.
+
+    Args:
+        hypermodel: a `NerHyperModel`.
+        tuner: `"random"`, `"bayesian"` or `"hyperband"`, or a keras-tuner oracle. Defaults to
+            `"random"`.
+        max_trials: int. Defaults to `10`.
+        max_epochs: int. Hyperband's largest epoch budget. Defaults to `3`.
+        seed: int or None. Defaults to None.
+        hyperparameters: `keras_tuner.HyperParameters` overrides. Defaults to None.
+        directory, project_name: where trials are stored. Default to `"tuning"`, `"kerasner"`.
+        overwrite: bool. Start afresh instead of resuming. Defaults to False.
+
+    Example:
+    ```python
+    tuner = kerasner.NerTuner(kerasner.NerHyperModel("bert-base-cased", labels), "bayesian", max_trials=8)
+    tuner.search(train_features, validation_features)
+    tuner.export_best_hyperparameters("runs/search/best_hyperparameters.json")
+    ```
+    """
+
+    def __init__(
+        self,
+        hypermodel,
+        tuner="random",
+        max_trials=10,
+        max_epochs=3,
+        seed=None,
+        hyperparameters=None,
+        directory="tuning",
+        project_name="kerasner",
+        overwrite=False,
+        **kwargs,
+    ):
+        oracle = tuner
+        if isinstance(tuner, str):
+            oracle = make_oracle(tuner, max_trials, max_epochs, seed, hyperparameters)
+        super().__init__(
+            oracle=oracle,
+            hypermodel=hypermodel,
+            directory=str(directory),
+            project_name=project_name,
+            overwrite=overwrite,
+            **kwargs,
+        )
+
+    def _populate_initial_space(self):
+        # keras-tuner builds the model once here to find conditional hyperparameters; this search
+        # space has none, and building would load the pretrained encoder for nothing.
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
+    def trial_dir(self, trial_id):
+        return Path(self.project_dir) / f"trial_{trial_id}"
+
+    def run_trial(self, trial, train_features, validation_features, callbacks=(), verbose=0, **kwargs):
+        keras.backend.clear_session()
+        gc.collect()
+        hp = trial.hyperparameters
+        model = self.hypermodel.build(hp)
+        try:
+            return self.hypermodel.fit(
+                hp,
+                model,
+                train_features,
+                validation_features,
+                output_dir=self.trial_dir(trial.trial_id),
+                callbacks=copy.deepcopy(list(callbacks)),
+                verbose=verbose,
+                **kwargs,
+            )
+        finally:
+            del model
+            keras.backend.clear_session()
+            gc.collect()
+
+    def save_model(self, trial_id, model, step=0):
+        model.save_pretrained(self.trial_dir(trial_id) / "best")
+
+    def load_model(self, trial):
+        return BertTokenClassifier.from_pretrained(self.trial_dir(trial.trial_id) / "best")
+
+    def best_hyperparameters(self):
+        """The best trial's values, as `scripts/train.py --config` reads them."""
+        best = self.oracle.get_best_trials(1)
+        if not best:
+            raise ValueError(f"No finished trial in {self.project_dir}; run `search` first")
+        trial = best[0]
+        values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+        if "tuner/epochs" in trial.hyperparameters.values:
+            values["epochs"] = trial.hyperparameters.values["tuner/epochs"]
+        values["_search"] = {
+            "trial_id": trial.trial_id,
+            "val_entity_f1": trial.score,
+            "best_model": str(self.trial_dir(trial.trial_id) / "best"),
+        }
+        return values
+
+    def export_best_hyperparameters(self, path):
+        """Writes `best_hyperparameters()` as JSON to `path` and returns the values."""
+        values = self.best_hyperparameters()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values, indent=2) + "\n")
+        return values

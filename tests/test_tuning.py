@@ -1,0 +1,77 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras_tuner
+import pytest
+
+import kerasner
+from search_run import tiny_setup
+
+RUN = str(Path(__file__).with_name("search_run.py"))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    return tiny_setup(tmp_path_factory.mktemp("search"))
+
+
+def test_hyperparameter_defaults_exist():
+    hp = keras_tuner.HyperParameters()
+    kerasner.NerHyperModel("unused", ["O", "B-x", "I-x"]).declare_hyperparameters(hp)
+    assert hp.values == {
+        "learning_rate": 5e-5, "warmup_ratio": 0.1, "weight_decay": 0.01, "dropout": 0.1, "batch_size": 32, "epochs": 3,
+    }
+
+
+def test_ranges_and_fixed_values_override():
+    hp = keras_tuner.HyperParameters()
+    kerasner.NerHyperModel("unused", ["O"], learning_rate=3e-5, batch_size=[8, 16], dropout=(0.2, 0.4)).declare_hyperparameters(hp)
+    assert hp.values["learning_rate"] == 3e-5 and hp.values["batch_size"] == 8 and hp.values["dropout"] == 0.2
+    with pytest.raises(ValueError, match=r"Received: \['lr'\]"):
+        kerasner.NerHyperModel("unused", ["O"], lr=(1e-5, 1e-4))
+
+
+def test_hp_fixed_in_the_tuner_wins(setup, tmp_path):
+    encoder_dir, labels, train, validation = setup
+    fixed = keras_tuner.HyperParameters()
+    fixed.Fixed("learning_rate", 2e-4)
+    fixed.Fixed("epochs", 1)
+    tuner = kerasner.NerTuner(
+        kerasner.NerHyperModel(encoder_dir, labels, batch_size=[16]), "random", max_trials=1, seed=0,
+        hyperparameters=fixed, directory=tmp_path,
+    )
+    tuner.search(train, validation)
+    best = tuner.best_hyperparameters()
+    assert best["learning_rate"] == 2e-4 and best["epochs"] == 1
+    assert 0.0 <= best["_search"]["val_entity_f1"] <= 1.0
+
+
+@pytest.mark.parametrize("kind", ["random", "bayesian", "hyperband"])
+def test_two_trial_search_exports_best_hyperparameters(setup, tmp_path, kind):
+    encoder_dir, labels, train, validation = setup
+    hypermodel = kerasner.NerHyperModel(encoder_dir, labels, epochs=1, batch_size=[16], learning_rate=(1e-4, 1e-3))
+    tuner = kerasner.NerTuner(hypermodel, kind, max_trials=2, max_epochs=2, seed=0, directory=tmp_path)
+    tuner.search(train, validation)
+    finished = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    assert len(finished) == 2
+    values = tuner.export_best_hyperparameters(tmp_path / "best_hyperparameters.json")
+    assert json.loads((tmp_path / "best_hyperparameters.json").read_text()) == values
+    assert {"learning_rate", "warmup_ratio", "weight_decay", "dropout", "batch_size", "epochs"} <= set(values)
+    best_model = tuner.get_best_models(1)[0]
+    assert isinstance(best_model, kerasner.BertTokenClassifier)
+
+
+def test_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path):
+    killed = subprocess.run([sys.executable, RUN, str(tmp_path), "1"], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 17, killed.stderr[-2000:]
+    resumed = subprocess.run([sys.executable, RUN, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (tmp_path / "started.txt").read_text().split() == ["0", "1", "1"]  # trial 0 ran once
+    assert "TRIALS ['0', '1']" in resumed.stdout
+
+
+def test_unknown_tuner():
+    with pytest.raises(ValueError, match="Received: tuner='grid'"):
+        kerasner.ner_tuner.make_oracle("grid")
