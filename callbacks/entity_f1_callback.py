@@ -5,7 +5,7 @@ import logging
 import tf_keras as keras
 
 from kerasner.entity_scores import MODES, entity_scores
-from kerasner.predict_words import predict_words
+from kerasner.predict_words import predict_tags
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,10 @@ class EntityF1Callback(keras.callbacks.Callback):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"Unknown mode. Expected one of {set(MODES)}. Received: mode={mode!r}")
-        if any(int(labels.max()) < 0 for labels in features.labels):
-            unlabelled = sum(int(labels.max()) < 0 for labels in features.labels)
+        unlabelled = sum(int(labels.max()) < 0 for labels in features.labels)
+        if unlabelled:
             raise ValueError(f"EntityF1Callback needs labelled features. Received {unlabelled} windows without labels")
         self.features = features
-        self.gold_ids = features.word_values(features.labels)
         self.batch_size = batch_size
         self.mode = mode
         self.prefix = prefix
@@ -65,13 +64,8 @@ class EntityF1Callback(keras.callbacks.Callback):
 
     def score(self, model=None):
         """Entity scores of `model` (defaults to the model being trained) on the features."""
-        model = model or self.model
-        id2label = dict(enumerate(model.labels))
-        predicted = predict_words(model, self.features, self.batch_size)
-        to_tags = lambda ids: [id2label[int(i)] for i in ids]  # noqa: E731
-        return entity_scores(
-            [to_tags(ids) for ids in self.gold_ids], [to_tags(ids) for ids in predicted], mode=self.mode
-        )
+        gold, predicted = predict_tags(model or self.model, self.features, self.batch_size)
+        return entity_scores(gold, predicted, mode=self.mode)
 
     def on_epoch_end(self, epoch, logs=None):
         scores = self.score()

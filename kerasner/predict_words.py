@@ -37,3 +37,12 @@ def predict_words(model, features, batch_size=64, return_scores=False):
     if return_scores:
         return word_ids, features.word_values(window_scores)
     return word_ids
+
+
+def predict_tags(model, features, batch_size=64):
+    """`(gold, predicted)` tag lists per sentence, at word level, for labelled `features`."""
+    id2label = dict(enumerate(model.labels))
+    gold = features.word_values(features.labels)
+    predicted = predict_words(model, features, batch_size)
+    to_tags = lambda ids: [id2label[int(i)] for i in ids]  # noqa: E731
+    return [to_tags(ids) for ids in gold], [to_tags(ids) for ids in predicted]

@@ -74,8 +74,8 @@ class TokenClassificationPreprocessor:
             inside = "I-" + label[2:] if label.startswith("B-") else label
             self._continuation[index] = self.label2id.get(inside, index)
 
-    def __call__(self, sentences):
-        """Turns `Sentence`s (or lists of words) into `TokenFeatures`."""
+    def __call__(self, sentences, progress=False):
+        """Turns `Sentence`s (or lists of words) into `TokenFeatures`; `progress` shows a bar."""
         word_lists = [list(getattr(s, "words", s)) for s in sentences]
         tag_lists = [getattr(s, "tags", None) for s in sentences]
         encoding = self.tokenizer(
@@ -92,7 +92,12 @@ class TokenClassificationPreprocessor:
         no_slot = ([-1] * len(prefix), [-1] * len(suffix))
         input_ids, labels, word_index, sentence_index = [], [], [], []
         windowed = empty_words = cut_words = 0
-        for number, (words, tags) in enumerate(zip(word_lists, tag_lists)):
+        rows = enumerate(zip(word_lists, tag_lists))
+        if progress:
+            from tqdm.auto import tqdm
+
+            rows = tqdm(rows, total=len(word_lists), desc="aligning", unit=" sentences", mininterval=1.0)
+        for number, (words, tags) in rows:
             if not words:
                 raise ValueError(f"Sentence {number} has no words; every sentence needs at least one")
             pieces, owners = encoding["input_ids"][number], encoding.word_ids(number)

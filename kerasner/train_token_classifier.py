@@ -5,7 +5,7 @@ from pathlib import Path
 
 import tf_keras as keras
 
-from kerasner.callbacks import BestModelCheckpoint, EntityF1Callback
+from kerasner.callbacks import BestModelCheckpoint, EntityF1Callback, ThroughputCallback
 from kerasner.warmup_linear_decay import create_optimizer
 
 
@@ -72,6 +72,7 @@ def train_token_classifier(
         history_file.unlink()  # a new run; the rows of an earlier, finished run are not its history
     entity_f1 = EntityF1Callback(validation_features, mode=mode, verbose=verbose)
     run_callbacks = [
+        ThroughputCallback(train_features.lengths.sum()),
         entity_f1,
         BestModelCheckpoint(output_dir / "best", resume=resuming, verbose=verbose),
         keras.callbacks.CSVLogger(str(history_file), append=True),

@@ -1,0 +1,122 @@
+"""Scores and pictures of a trained model: metrics, seqeval report, plots."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from seqeval.metrics import classification_report
+
+from kerasner.entity_scores import entity_scores
+from kerasner.predict_words import predict_tags
+from kerasner.tag_scheme import split_tag
+
+
+def evaluate_features(model, features, batch_size=64):
+    """Word-level evaluation of `model` on labelled `features`.
+
+    Returns:
+        A dict with `entity` (seqeval default mode), `entity_strict` (IOB2 strict), `token_accuracy`
+        (share of words whose tag is right), `words`, `sentences`, plus `report` (seqeval's text
+        report) and the `gold`/`predicted` tag lists.
+    """
+    gold, predicted = predict_tags(model, features, batch_size)
+    flat_gold = [tag for tags in gold for tag in tags]
+    flat_predicted = [tag for tags in predicted for tag in tags]
+    correct = sum(g == p for g, p in zip(flat_gold, flat_predicted))
+    return {
+        "entity": entity_scores(gold, predicted),
+        "entity_strict": entity_scores(gold, predicted, mode="strict"),
+        "token_accuracy": correct / max(len(flat_gold), 1),
+        "words": len(flat_gold),
+        "sentences": len(gold),
+        "report": classification_report(gold, predicted, digits=4, zero_division=0),
+        "gold": gold,
+        "predicted": predicted,
+    }
+
+
+def write_json(path, values):
+    Path(path).write_text(json.dumps(values, indent=2, sort_keys=False) + "\n")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_history(history_csv, path):
+    """Loss and validation entity F1 per epoch, from a `history.csv`."""
+    with open(history_csv) as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return None
+    plt = _pyplot()
+    epochs = [int(row["epoch"]) + 1 for row in rows]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(epochs, [float(row["loss"]) for row in rows], marker="o")
+    left.set(title="Training loss (masked cross-entropy)", xlabel="epoch", ylabel="loss")
+    if "val_entity_f1" in rows[0]:
+        for key, name in (("val_entity_f1", "F1"), ("val_entity_precision", "precision"), ("val_entity_recall", "recall")):
+            right.plot(epochs, [float(row[key]) for row in rows], marker="o", label=name)
+        right.legend()
+    right.set(title="Validation entity scores", xlabel="epoch", ylim=(0, 1))
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+        axis.set_xticks(epochs)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_per_type_f1(scores, path):
+    """Bars of precision, recall and F1 per entity type."""
+    plt = _pyplot()
+    kinds = list(scores["per_type"])
+    figure, axis = plt.subplots(figsize=(max(5, 1.2 * len(kinds) + 2), 4))
+    x = np.arange(len(kinds))
+    for offset, key in zip((-0.27, 0.0, 0.27), ("precision", "recall", "f1")):
+        axis.bar(x + offset, [scores["per_type"][k][key] for k in kinds], width=0.27, label=key)
+    axis.set_xticks(x, [f"{k}\n(n={scores['per_type'][k]['support']})" for k in kinds])
+    axis.set(ylim=(0, 1.15), title=f"Entity scores per type (overall F1 {scores['f1']:.3f})")
+    axis.legend(loc="upper center", ncol=3, frameon=False)
+    axis.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def type_confusion(gold, predicted):
+    """Word-level confusion of entity types (`O` for no entity): `(types, matrix)`, rows gold."""
+    flat_gold = [split_tag(tag)[1] or "O" for tags in gold for tag in tags]
+    flat_predicted = [split_tag(tag)[1] or "O" for tags in predicted for tag in tags]
+    types = sorted((set(flat_gold) | set(flat_predicted)) - {"O"}) + ["O"]
+    index = {t: i for i, t in enumerate(types)}
+    matrix = np.zeros((len(types), len(types)), dtype=np.int64)
+    for g, p in zip(flat_gold, flat_predicted):
+        matrix[index[g], index[p]] += 1
+    return types, matrix
+
+
+def plot_confusion(types, matrix, path):
+    """A heat map of `type_confusion`, rows normalised."""
+    plt = _pyplot()
+    shares = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(1 + 0.8 * len(types), 0.8 * len(types) + 1))
+    axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(types)), types, rotation=45)
+    axis.set_yticks(range(len(types)), types)
+    axis.set(xlabel="predicted type", ylabel="gold type", title="Word-level entity type confusion")
+    for i in range(len(types)):
+        for j in range(len(types)):
+            axis.text(j, i, f"{matrix[i, j]}", ha="center", va="center", fontsize=8, color="black" if shares[i, j] < 0.6 else "white")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,84 @@
+"""What a training or tuning run needs before it starts: the split sentences and the model."""
+
+import logging
+import time
+from pathlib import Path
+
+from kerasner.bert_token_classifier import MODEL_FILE, BertTokenClassifier
+from kerasner.read_sentences import read_sentences
+from kerasner.sample_data import sample_data_path
+from kerasner.tag_scheme import labels_from_tags
+from kerasner.tiny_bert import build_tiny_model
+from kerasner.train_validation_split import train_validation_split
+
+logger = logging.getLogger(__name__)
+
+
+def load_splits(data=None, train=None, validation=None, format=None, scheme="auto", validation_size=0.2, seed=42):
+    """Reads training and validation sentences and the label list.
+
+    Either `data` (split by sentence with `validation_size` and `seed`), or `train` and
+    `validation` files. With none of them, the embedded sample corpus is split.
+
+    Returns:
+        `(train_sentences, validation_sentences, labels, stats)`; `stats` has the files, counts and
+        reading time.
+    """
+    start = time.perf_counter()
+    if (train is None) != (validation is None):
+        raise ValueError("Pass both `train` and `validation` files, or `data` alone")
+    if data is not None and train is not None:
+        raise ValueError("Pass either `data` or `train` and `validation`, not both")
+    if train is not None:
+        train_sentences = read_sentences(train, format=format, scheme=scheme)
+        validation_sentences = read_sentences(validation, format=format, scheme=scheme)
+        sources = {"train": train_sentences.stats, "validation": validation_sentences.stats}
+    else:
+        sentences = read_sentences(data or sample_data_path(), format=format, scheme=scheme)
+        train_sentences, validation_sentences = train_validation_split(sentences, validation_size, seed)
+        sources = {"data": sentences.stats}
+    labels = labels_from_tags(s.tags for s in list(train_sentences) + list(validation_sentences))
+    stats = {
+        "sources": sources,
+        "train_sentences": len(train_sentences),
+        "validation_sentences": len(validation_sentences),
+        "read_seconds": round(time.perf_counter() - start, 3),
+    }
+    return list(train_sentences), list(validation_sentences), labels, stats
+
+
+def load_model(model, train_sentences, labels, dropout=0.1, seed=42):
+    """A `BertTokenClassifier` to train.
+
+    Args:
+        model: `"tiny"` (a small BERT built from scratch, vocabulary trained on the training
+            words), a hub name such as `"bert-base-cased"`, the directory of a pretrained
+            encoder, or a directory saved by kerasner (its labels must cover the data's).
+        train_sentences: used by `"tiny"` to train its vocabulary.
+        labels: the data's tag names.
+        dropout: float. Defaults to `0.1`.
+        seed: int. Defaults to `42`.
+    """
+    if model == "tiny":
+        return build_tiny_model(train_sentences, labels, dropout=dropout, seed=seed)
+    if (Path(model) / MODEL_FILE).is_file():
+        loaded = BertTokenClassifier.from_pretrained(model)
+        missing = sorted(set(labels) - set(loaded.labels))
+        if missing:
+            raise ValueError(f"The model in {model} has no label for {missing}; its labels are {loaded.labels}")
+        return loaded
+    loaded = BertTokenClassifier.from_pretrained(model, labels=labels, dropout=dropout)
+    if loaded.tokenizer is None:
+        raise ValueError(f"No tokenizer found with the model {model!r}; a fast tokenizer is needed")
+    return loaded
+
+
+def max_model_length(model, requested=None):
+    """The longest input the model takes: `requested`, capped by its tokenizer and positions."""
+    limits = [512, int(getattr(model.encoder.config, "max_position_embeddings", 512))]
+    if model.tokenizer is not None:
+        limits.append(int(model.tokenizer.model_max_length))
+    longest = min(limits)
+    if requested is not None and requested > longest:
+        raise ValueError(f"`max_length` must be at most {longest} for this model. Received: max_length={requested}")
+    return requested or longest

@@ -1,0 +1,189 @@
+"""Fine-tune a BERT token classifier for NER and write the best model and a report.
+
+With no arguments it trains the offline `tiny` model on kerasner's embedded sample corpus.
+
+Examples:
+    python scripts/train.py
+    python scripts/train.py --data ner_dataset.csv --model bert-base-cased --epochs 3 --output runs/gmb
+    python scripts/train.py --train train.conll --validation dev.conll --model path/to/encoder
+    python scripts/train.py --data ner_dataset.csv --model bert-base-cased --config runs/search/best_hyperparameters.json
+
+Outputs in --output: best/ (the best model by validation entity F1, loadable with
+BertTokenClassifier.from_pretrained), metrics.json, history.csv, report.txt (seqeval), training.png
+and per_type_f1.png. A run killed part-way continues from its last completed epoch when started
+again with the same --output.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+# Values used when neither the command line nor --config gives one: (pretrained, tiny).
+DEFAULTS = {
+    "epochs": (3, 12),
+    "batch_size": (32, 16),
+    "learning_rate": (5e-5, 1e-3),
+    "warmup_ratio": (0.1, 0.1),
+    "weight_decay": (0.01, 0.01),
+    "dropout": (0.1, 0.1),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", help="Labelled file split into training and validation sets (CSV, CoNLL or JSON lines). Defaults to the embedded sample corpus.")
+    data.add_argument("--train", help="Training file, with --validation instead of --data.")
+    data.add_argument("--validation", help="Validation file, with --train.")
+    data.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
+    data.add_argument("--scheme", default="auto", choices=["auto", "iob2", "iob1", "iobes", "bilou"], help="Tag scheme of the files; converted to IOB2. Defaults to auto.")
+    data.add_argument("--validation-size", type=float, default=0.2, help="Share of --data held out for validation, split by sentence. Defaults to 0.2.")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default="tiny", help="'tiny' (small BERT built from scratch, offline), a hub name such as bert-base-cased, a local encoder directory, or a saved kerasner model. Defaults to tiny.")
+    model.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer sentences are split into overlapping windows. Defaults to the model's maximum (at most 512).")
+    model.add_argument("--stride", type=int, default=32, help="Sub-tokens shared by consecutive windows of a long sentence. Defaults to 32.")
+    model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word.")
+    training = parser.add_argument_group("training (defaults: pretrained / tiny)")
+    training.add_argument("--epochs", type=int, help="Epochs. Defaults to 3 / 12.")
+    training.add_argument("--batch-size", type=int, help="Sentences (windows) per batch. Defaults to 32 / 16.")
+    training.add_argument("--learning-rate", type=float, help="Peak learning rate (linear warm-up, then linear decay). Defaults to 5e-5 / 1e-3.")
+    training.add_argument("--warmup-ratio", type=float, help="Share of the steps spent warming up. Defaults to 0.1.")
+    training.add_argument("--weight-decay", type=float, help="AdamW weight decay. Defaults to 0.01.")
+    training.add_argument("--dropout", type=float, help="Dropout before the head. Defaults to 0.1.")
+    training.add_argument("--patience", type=int, help="Stop after this many epochs without a better entity F1. Defaults to no early stop.")
+    training.add_argument("--config", help="JSON file of training values (e.g. the tuner's best_hyperparameters.json); flags given on the command line win.")
+    training.add_argument("--seed", type=int, default=42, help="Seed of the split, the batch order and the weights. Defaults to 42.")
+    training.add_argument("--jit", action="store_true", help="Compile the training step with XLA (measure first: slower on CPU).")
+    training.add_argument("--strict", action="store_true", help="Score entities in seqeval's strict IOB2 mode instead of the conlleval-compatible default.")
+    parser.add_argument("--output", default="runs/train", help="Output folder. Defaults to runs/train.")
+    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to 1.")
+    return parser
+
+
+def resolve_training_values(args):
+    """Command line, then --config, then the defaults of the model kind."""
+    config = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        try:
+            config = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+        unknown = sorted(set(config) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {unknown}; expected some of {sorted(DEFAULTS)}")
+    kind = 1 if args.model == "tiny" else 0
+    return {
+        name: getattr(args, name) if getattr(args, name) is not None else config.get(name, defaults[kind])
+        for name, defaults in DEFAULTS.items()
+    }
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, OSError) as error:  # DataFormatError is a ValueError
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args):
+    values = resolve_training_values(args)
+    import kerasner
+    from kerasner.run_report import evaluate_features, plot_history, plot_per_type_f1, write_json
+    from kerasner.run_setup import load_model, load_splits, max_model_length
+
+    started = time.perf_counter()
+    output = Path(args.output)
+    train, validation, labels, data_stats = load_splits(
+        args.data, args.train, args.validation, args.format, args.scheme, args.validation_size, args.seed
+    )
+    print(
+        f"data: {data_stats['train_sentences']:,} training and {data_stats['validation_sentences']:,} validation "
+        f"sentences, {len(labels)} labels, read in {data_stats['read_seconds']:.1f} s"
+    )
+    model = load_model(args.model, train, labels, dropout=values["dropout"], seed=args.seed)
+    preprocessor = kerasner.TokenClassificationPreprocessor(
+        model.tokenizer,
+        model.labels,
+        max_length=max_model_length(model, args.max_length),
+        stride=args.stride,
+        label_all_subtokens=args.label_all_subtokens,
+    )
+    tokenize_start = time.perf_counter()
+    train_features = preprocessor(train, progress=args.verbose > 0)
+    validation_features = preprocessor(validation, progress=args.verbose > 0)
+    print(
+        f"tokenized in {time.perf_counter() - tokenize_start:.1f} s: {train_features.stats['tokens']:,} training "
+        f"sub-tokens; sentences split into windows (longer than {preprocessor.max_length}): "
+        f"{train_features.stats['windowed_sentences']} training, {validation_features.stats['windowed_sentences']} validation; "
+        f"padding overhead {train_features.padding_overhead(values['batch_size']):.2f}x"
+    )
+    print(f"model: {args.model} ({model.encoder.count_params():,} encoder parameters); training values {values}")
+    history = kerasner.train_token_classifier(
+        model,
+        train_features,
+        validation_features,
+        output,
+        epochs=values["epochs"],
+        batch_size=values["batch_size"],
+        learning_rate=values["learning_rate"],
+        warmup_ratio=values["warmup_ratio"],
+        weight_decay=values["weight_decay"],
+        seed=args.seed,
+        patience=args.patience,
+        jit_compile=args.jit,
+        mode="strict" if args.strict else "default",
+        verbose=args.verbose,
+    )
+    best = kerasner.BertTokenClassifier.from_pretrained(output / "best")
+    result = evaluate_features(best, validation_features)
+    (output / "report.txt").write_text(result["report"])
+    speeds = history.history.get("train_tokens_per_second", [])
+    best_epoch = json.loads((output / "best" / "checkpoint.json").read_text())["epoch"]
+    metrics = {
+        "entity": result["entity"],
+        "entity_strict": result["entity_strict"],
+        "token_accuracy": result["token_accuracy"],
+        "best_epoch": best_epoch,
+        "epochs": len(history.epoch),
+        "train_sentences": len(train),
+        "validation_sentences": len(validation),
+        "validation_words": result["words"],
+        "windowed_sentences": {
+            "train": train_features.stats["windowed_sentences"],
+            "validation": validation_features.stats["windowed_sentences"],
+        },
+        "train_tokens_per_second": float(sum(speeds) / len(speeds)) if speeds else None,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "model": args.model,
+        "training_values": values,
+        "data": data_stats,
+        "kerasner_version": kerasner.__version__,
+    }
+    write_json(output / "metrics.json", metrics)
+    plot_history(output / "history.csv", output / "training.png")
+    plot_per_type_f1(result["entity"], output / "per_type_f1.png")
+    print(result["report"])
+    print(
+        f"validation entity F1 {result['entity']['f1']:.4f} (P {result['entity']['precision']:.4f}, "
+        f"R {result['entity']['recall']:.4f}; strict {result['entity_strict']['f1']:.4f}); "
+        f"token accuracy {result['token_accuracy']:.4f}; best epoch {best_epoch} of {len(history.epoch)}"
+    )
+    print(f"wrote {output}/: best/ metrics.json history.csv report.txt training.png per_type_f1.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import benchmark  # noqa: E402
+import train  # noqa: E402
+import tune  # noqa: E402
+
+
+@pytest.mark.parametrize("module", [train, tune, benchmark])
+def test_every_flag_is_documented(module):
+    parser = module.build_parser()
+    parsers = [parser] + [
+        sub for action in parser._actions if hasattr(action, "choices") and isinstance(action.choices, dict)
+        for sub in action.choices.values()
+    ]
+    for each in parsers:
+        for action in each._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help and len(action.help) > 10, f"{module.__name__} {action.option_strings}"
+
+
+def test_train_writes_model_metrics_and_report(tmp_path, capsys):
+    config = tmp_path / "best.json"
+    config.write_text(json.dumps({"learning_rate": 2e-3, "epochs": 4, "_search": {"trial_id": "0"}}))
+    status = train.main(["--output", str(tmp_path / "run"), "--epochs", "2", "--config", str(config), "--verbose", "0"])
+    assert status == 0
+    out = tmp_path / "run"
+    for name in ["best/kerasner.json", "history.csv", "report.txt", "training.png", "per_type_f1.png"]:
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 2  # the command line wins over --config
+    assert metrics["training_values"]["learning_rate"] == 2e-3  # --config wins over the default
+    assert {"precision", "recall", "f1", "per_type"} <= set(metrics["entity"])
+    assert metrics["train_sentences"] == 320 and metrics["validation_sentences"] == 80
+    assert metrics["train_tokens_per_second"] > 0
+    assert "validation entity F1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--data", "missing.csv"], "missing.csv: no such file"),
+        (["--config", "missing.json"], "missing.json: no such config file"),
+        (["--train", "a.conll"], "Pass both `train` and `validation`"),
+    ],
+)
+def test_train_bad_input_is_one_line(argv, message, tmp_path, capsys):
+    assert train.main(argv + ["--output", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_train_bad_data_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.conll"
+    bad.write_text("John B-per\nruns O\n\nMary X-PER\n")
+    assert train.main(["--data", str(bad), "--output", str(tmp_path / "x")]) == 2
+    assert "bad.conll, line 4: unknown tag shape" in capsys.readouterr().err
+
+
+def test_unknown_format_exits_non_zero_without_traceback():
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "train.py"), "--format", "tsv"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'tsv'" in result.stderr and "Traceback" not in result.stderr
