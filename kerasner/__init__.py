@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.data_format_error import DataFormatError
+from kerasner.entity_predictor import EntityPredictor
 from kerasner.entity_scores import entity_scores
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
 from kerasner.predict_words import predict_words
@@ -16,6 +17,7 @@ from kerasner.tiny_bert import build_tiny_model, train_wordpiece_tokenizer
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
 from kerasner.token_features import TokenFeatures
 from kerasner.train_validation_split import train_validation_split
+from kerasner.write_sentences import write_sentences
 from kerasner.warmup_linear_decay import WarmupLinearDecay, create_optimizer
 from kerasner import callbacks  # noqa: E402  (kerasner.callbacks needs the modules above)
 from kerasner.train_token_classifier import train_token_classifier
@@ -25,6 +27,7 @@ from kerasner.ner_tuner import NerTuner
 __all__ = [
     "BertTokenClassifier",
     "DataFormatError",
+    "EntityPredictor",
     "MaskedSparseCategoricalCrossentropy",
     "NerHyperModel",
     "NerTuner",
@@ -47,4 +50,5 @@ __all__ = [
     "train_token_classifier",
     "train_validation_split",
     "train_wordpiece_tokenizer",
+    "write_sentences",
 ]

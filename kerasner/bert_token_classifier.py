@@ -335,7 +335,12 @@ class BertTokenClassifier(keras.Model):
                 f"The model saved in {path} has labels {config['labels']}. Pass labels=None to load it "
                 f"as it is. Received: labels={list(labels)}"
             )
-        encoder = encoder_class.from_pretrained(str(path))
+        verbosity = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()  # a saved model loads whole; nothing to report
+        try:
+            encoder = encoder_class.from_pretrained(str(path))
+        finally:
+            transformers.logging.set_verbosity(verbosity)
         trainable = config.pop("trainable", True)
         model = cls(encoder=encoder, **config)
         model.trainable = trainable

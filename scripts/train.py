@@ -9,8 +9,8 @@ Examples:
     python scripts/train.py --data ner_dataset.csv --model bert-base-cased --config runs/search/best_hyperparameters.json
 
 Outputs in --output: best/ (the best model by validation entity F1, loadable with
-BertTokenClassifier.from_pretrained), metrics.json, history.csv, report.txt (seqeval), training.png
-and per_type_f1.png. A run killed part-way continues from its last completed epoch when started
+BertTokenClassifier.from_pretrained), metrics.json, history.csv, report.txt (seqeval), training.png,
+per_type_f1.png and validation.jsonl (the validation sentences, for scripts/evaluate.py). A run killed part-way continues from its last completed epoch when started
 again with the same --output.
 """
 
@@ -109,6 +109,8 @@ def run(args):
     train, validation, labels, data_stats = load_splits(
         args.data, args.train, args.validation, args.format, args.scheme, args.validation_size, args.seed
     )
+    output.mkdir(parents=True, exist_ok=True)
+    kerasner.write_sentences(validation, output / "validation.jsonl")
     print(
         f"data: {data_stats['train_sentences']:,} training and {data_stats['validation_sentences']:,} validation "
         f"sentences, {len(labels)} labels, read in {data_stats['read_seconds']:.1f} s"
@@ -181,7 +183,7 @@ def run(args):
         f"R {result['entity']['recall']:.4f}; strict {result['entity_strict']['f1']:.4f}); "
         f"token accuracy {result['token_accuracy']:.4f}; best epoch {best_epoch} of {len(history.epoch)}"
     )
-    print(f"wrote {output}/: best/ metrics.json history.csv report.txt training.png per_type_f1.png")
+    print(f"wrote {output}/: best/ metrics.json history.csv report.txt training.png per_type_f1.png validation.jsonl")
     return 0
 
 

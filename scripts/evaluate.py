@@ -1,0 +1,75 @@
+"""Evaluate a saved kerasner model on a labelled file: entity scores, seqeval report, type confusion.
+
+Examples:
+    python scripts/evaluate.py --model runs/train/best --data runs/train/validation.jsonl --output runs/eval
+    python scripts/evaluate.py --model runs/gmb/best --data test.conll --format conll
+
+Writes OUTPUT/metrics.json (entity P/R/F1 overall and per type, in seqeval's default and strict
+modes, and token accuracy), OUTPUT/report.txt and OUTPUT/confusion.png (word-level entity types).
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="Folder of a saved kerasner model (e.g. runs/train/best).")
+    parser.add_argument("--data", required=True, help="Labelled file (CSV, CoNLL or JSON lines).")
+    parser.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
+    parser.add_argument("--scheme", default="auto", choices=["auto", "iob2", "iob1", "iobes", "bilou"], help="Tag scheme of the file. Defaults to auto.")
+    parser.add_argument("--batch-size", type=int, default=64, help="Prediction batch size. Defaults to 64.")
+    parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens. Defaults to the model's maximum.")
+    parser.add_argument("--output", default="runs/evaluate", help="Output folder. Defaults to runs/evaluate.")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args):
+    import kerasner
+    from kerasner.run_report import evaluate_features, plot_confusion, type_confusion, write_json
+    from kerasner.run_setup import max_model_length
+
+    model = kerasner.BertTokenClassifier.from_pretrained(args.model)
+    sentences = kerasner.read_sentences(args.data, format=args.format, scheme=args.scheme)
+    unknown = sorted({tag for s in sentences for tag in s.tags} - set(model.labels))
+    if unknown:
+        raise ValueError(f"{args.data}: tags {unknown} are not labels of the model ({model.labels})")
+    preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, model.labels, max_length=max_model_length(model, args.max_length))
+    features = preprocessor(sentences)
+    result = evaluate_features(model, features, args.batch_size)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "report.txt").write_text(result["report"])
+    metrics = {
+        key: result[key] for key in ("entity", "entity_strict", "token_accuracy", "words", "sentences")
+    }
+    metrics["windowed_sentences"] = features.stats["windowed_sentences"]
+    metrics["data"] = sentences.stats
+    metrics["model"] = str(args.model)
+    write_json(output / "metrics.json", metrics)
+    plot_confusion(*type_confusion(result["gold"], result["predicted"]), output / "confusion.png")
+    print(result["report"])
+    print(
+        f"entity F1 {result['entity']['f1']:.4f} (P {result['entity']['precision']:.4f}, R {result['entity']['recall']:.4f}; "
+        f"strict {result['entity_strict']['f1']:.4f}); token accuracy {result['token_accuracy']:.4f}"
+    )
+    print(f"wrote {output}/: metrics.json report.txt confusion.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
