@@ -1,11 +1,13 @@
-"""A small BERT built from scratch, with a WordPiece vocabulary trained on the training words.
+"""A small BERT built from scratch, with a WordPiece vocabulary made from the training words.
 
 It needs no download, so `scripts/train.py --model tiny` and `make train` run fully offline.
 """
 
+import collections
+
 import tf_keras as keras
 import transformers
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from kerasner.bert_token_classifier import BertTokenClassifier
 
@@ -13,21 +15,41 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def train_wordpiece_tokenizer(sentences, vocab_size=4000, lowercase=False):
-    """Trains a BERT-style fast WordPiece tokenizer on the words of `sentences`.
+    """Builds a BERT-style fast WordPiece tokenizer from the words of `sentences`.
+
+    The vocabulary is the special tokens, every character seen (alone and as a `##`
+    continuation), then the most frequent words, ties broken alphabetically. Any word can be
+    tokenized, frequent words are single tokens, and the same sentences always give the same
+    vocabulary (the `tokenizers` WordPiece trainer orders tied merges differently from run to run,
+    which would make `--seed` meaningless).
 
     Args:
         sentences: sentences (with `.words`) or lists of words.
-        vocab_size: int. Largest vocabulary, special tokens included. Defaults to `4000`.
+        vocab_size: int. Largest vocabulary, special tokens included; every character seen is kept
+            even past it. Defaults to `4000`.
         lowercase: bool. Lower-case and strip accents. Defaults to False.
 
     Returns:
         A `transformers.BertTokenizerFast`.
     """
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=1)
-    tokenizer.train_from_iterator((" ".join(getattr(s, "words", s)) for s in sentences), trainer)
+    normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    counts = collections.Counter()
+    for sentence in sentences:
+        text = normalizer.normalize_str(" ".join(getattr(sentence, "words", sentence)))
+        counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(text))
+    characters = sorted({character for word in counts for character in word})
+    vocabulary = SPECIAL_TOKENS + characters + ["##" + character for character in characters]
+    known = set(vocabulary)
+    for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        if len(vocabulary) >= vocab_size:
+            break
+        if word not in known:
+            vocabulary.append(word)
+            known.add(word)
+    tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(vocabulary)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
