@@ -96,7 +96,8 @@ class TokenClassificationPreprocessor:
         if progress:
             from tqdm.auto import tqdm
 
-            rows = tqdm(rows, total=len(word_lists), desc="aligning", unit=" sentences", mininterval=1.0)
+            # disable=None: shown on a terminal, silent in logs and pipes
+            rows = tqdm(rows, total=len(word_lists), desc="aligning", unit=" sentences", mininterval=1.0, disable=None)
         for number, (words, tags) in rows:
             if not words:
                 raise ValueError(f"Sentence {number} has no words; every sentence needs at least one")

@@ -55,6 +55,8 @@ def train_token_classifier(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
+    if not model.built:  # BackupAndRestore restores into built weights
+        model(model.dummy_inputs(), training=False)
     steps_per_epoch = math.ceil(len(train_features) / batch_size)
     model.compile(
         create_optimizer(
