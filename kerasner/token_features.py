@@ -54,27 +54,46 @@ class TokenFeatures:
 
     # --- Batching -----------------------------------------------------------------------
 
-    def batch_plan(self, batch_size=32, shuffle=True, seed=0, epoch=0, pool_batches=50):
+    def batch_plan(self, batch_size=32, shuffle=True, seed=0, epoch=0, pool_batches=50, max_tokens=None):
         """Window indices of each batch, grouped by length.
 
         With `shuffle`, windows are shuffled, sorted by length inside pools of `pool_batches`
         batches, cut into batches, and the batches shuffled: batches differ every epoch yet
         hold windows of similar length. Without it, windows are sorted by length.
+
+        With `max_tokens`, a batch takes windows while its padded size (windows x padded length)
+        stays within `max_tokens`, so batches of short sentences hold more of them; `batch_size`
+        then only sizes the shuffling pools.
         """
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}")
+        if max_tokens is not None and max_tokens < self.max_length:
+            raise ValueError(
+                f"`max_tokens` must hold at least one window of max_length {self.max_length}. Received: max_tokens={max_tokens!r}"
+            )
         if not shuffle:
-            order = np.argsort(self.lengths, kind="stable")
-            return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+            return self._cut(np.argsort(self.lengths, kind="stable"), batch_size, max_tokens)
         rng = np.random.default_rng([seed, epoch])
         order = rng.permutation(len(self))
         pool = batch_size * pool_batches
         plan = []
         for start in range(0, len(order), pool):
             chunk = order[start : start + pool]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            plan.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+            plan.extend(self._cut(chunk[np.argsort(self.lengths[chunk], kind="stable")], batch_size, max_tokens))
         return [plan[i] for i in rng.permutation(len(plan))]
+
+    def _cut(self, ordered, batch_size, max_tokens):
+        """Cuts windows sorted by length into batches of `batch_size`, or by the token budget."""
+        if max_tokens is None:
+            return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+        batches, start = [], 0
+        for end in range(1, len(ordered) + 1):
+            longest = self.padded_length(int(self.lengths[ordered[end - 1]]))
+            if end - start > 1 and (end - start) * longest > max_tokens:
+                batches.append(ordered[start : end - 1])
+                start = end - 1
+        batches.append(ordered[start:])
+        return batches
 
     def padded_length(self, longest, pad_to_multiple_of=8):
         """`longest` rounded up to a multiple of `pad_to_multiple_of`, never above `max_length`
@@ -97,18 +116,20 @@ class TokenFeatures:
             mask[row, :size] = 1
         return {"input_ids": ids, "attention_mask": mask}, labels, words
 
-    def batches(self, batch_size=32, shuffle=False, seed=0, epoch=0, pad_to_multiple_of=8):
+    def batches(self, batch_size=32, shuffle=False, seed=0, epoch=0, pad_to_multiple_of=8, max_tokens=None):
         """Yields `(x, y, indices)` numpy batches following `batch_plan`."""
-        for indices in self.batch_plan(batch_size, shuffle, seed, epoch):
+        for indices in self.batch_plan(batch_size, shuffle, seed, epoch, max_tokens=max_tokens):
             x, y, _ = self.pad(indices, pad_to_multiple_of)
             yield x, y, indices
 
-    def to_dataset(self, batch_size=32, shuffle=True, seed=0, pad_to_multiple_of=8):
+    def to_dataset(self, batch_size=32, shuffle=True, seed=0, pad_to_multiple_of=8, max_tokens=None):
         """A `tf.data.Dataset` of `({"input_ids", "attention_mask"}, labels)` int32 batches.
 
         Batches group windows of similar length and are padded to a multiple of
         `pad_to_multiple_of`; with `shuffle`, every pass over the dataset (every epoch) draws new
-        batches from `seed` and the epoch number.
+        batches from `seed` and the epoch number. With `max_tokens`, batches are cut by a budget of
+        padded positions instead of a count of windows (see `batch_plan`); their number can then
+        vary a little from epoch to epoch, and the dataset's cardinality is unknown.
 
         Example:
         ```python
@@ -116,18 +137,20 @@ class TokenFeatures:
         ```
         """
         epochs = itertools.count()
-        num_batches = len(self.batch_plan(batch_size, shuffle=False))
 
         def generate():
             epoch = next(epochs)
-            for x, y, _ in self.batches(batch_size, shuffle, seed, epoch, pad_to_multiple_of):
+            for x, y, _ in self.batches(batch_size, shuffle, seed, epoch, pad_to_multiple_of, max_tokens):
                 yield x, y
 
         spec = tf.TensorSpec((None, None), tf.int32)
         dataset = tf.data.Dataset.from_generator(
             generate, output_signature=({"input_ids": spec, "attention_mask": spec}, spec)
         )
-        return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(2)
+        if max_tokens is None:
+            num_batches = len(self.batch_plan(batch_size, shuffle=False))
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+        return dataset.prefetch(2)
 
     def padding_overhead(self, batch_size=32, pad_to_multiple_of=8, seed=0):
         """Padded positions over real (non-pad) positions for one shuffled epoch of batches."""

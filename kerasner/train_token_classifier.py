@@ -16,6 +16,7 @@ def train_token_classifier(
     output_dir,
     epochs=3,
     batch_size=32,
+    max_tokens=None,
     learning_rate=5e-5,
     warmup_ratio=0.1,
     weight_decay=0.01,
@@ -38,6 +39,8 @@ def train_token_classifier(
         output_dir: path of the run's folder.
         epochs: int. Defaults to `3`.
         batch_size: int. Defaults to `32`.
+        max_tokens: int or None. Cut batches by this budget of padded positions instead of
+            `batch_size` windows. Defaults to None.
         learning_rate: float. Peak rate of the warm-up/linear-decay schedule. Defaults to `5e-5`.
         warmup_ratio: float. Defaults to `0.1`.
         weight_decay: float. Defaults to `0.01`.
@@ -57,7 +60,10 @@ def train_token_classifier(
     keras.utils.set_random_seed(seed)
     if not model.built:  # BackupAndRestore restores into built weights
         model(model.dummy_inputs(), training=False)
-    steps_per_epoch = math.ceil(len(train_features) / batch_size)
+    if max_tokens is None:
+        steps_per_epoch = math.ceil(len(train_features) / batch_size)
+    else:
+        steps_per_epoch = len(train_features.batch_plan(batch_size, shuffle=True, seed=seed, max_tokens=max_tokens))
     model.compile(
         create_optimizer(
             learning_rate,
@@ -87,7 +93,7 @@ def train_token_classifier(
             )
         )
     history = model.fit(
-        train_features.to_dataset(batch_size, shuffle=True, seed=seed),
+        train_features.to_dataset(batch_size, shuffle=True, seed=seed, max_tokens=max_tokens),
         epochs=epochs,
         callbacks=run_callbacks + list(callbacks),
         verbose=verbose,

@@ -3,9 +3,21 @@
 Commands:
     data   read, split and tokenize a corpus; print the time of each step and the padding overhead
            of kerasner's length-bucketed batches against padding every sentence to a fixed length.
+    speed  train the same encoder on the same sentences with (1) the classic tutorial recipe (pad
+           every sentence to 128, plain cross-entropy over every position), (2) the transformers
+           TensorFlow example recipe (shuffled batches padded to their longest by
+           DataCollatorForTokenClassification, the model's -100 loss) and (3) kerasner; report real
+           (non-padding) tokens per second, ratios and the matmul ceiling of this machine; then
+           compare inference sentences/s of kerasner's EntityPredictor with transformers'
+           pipeline("token-classification").
+    quality fine-tune a pretrained encoder with kerasner and with the transformers TensorFlow recipe
+           for the same epochs on GMB (80/20 sentence split, seed 42) and WNUT-17 (train, scored on
+           dev); write entity P/R/F1 overall and per type, time and peak memory of each run.
 
 Examples:
     python scripts/benchmark.py data --data $KERASNER_DATA_DIR/gmb/ner_dataset.csv --model $KERASNER_MODEL_DIR
+    python scripts/benchmark.py speed --data $KERASNER_DATA_DIR/gmb/ner_dataset.csv --sentences 2048 --output speed.json
+    python scripts/benchmark.py quality --data-dir $KERASNER_DATA_DIR --model $KERASNER_MODEL_DIR --epochs 1 --output quality.json
 """
 
 import argparse
@@ -28,6 +40,33 @@ def build_parser():
     data.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
     data.add_argument("--fixed-length", type=int, default=128, help="Length every sentence is padded to by the classic recipe. Defaults to 128.")
     data.add_argument("--output", help="Also write the numbers as JSON to this file.")
+    speed = commands.add_parser("speed", help="Training tokens/s of three recipes side by side; inference sentences/s.")
+    speed.add_argument("--data", required=True, help="Labelled corpus (e.g. GMB ner_dataset.csv).")
+    speed.add_argument("--sentences", type=int, default=2048, help="Sentences to train on (a seeded sample). Defaults to 2048.")
+    speed.add_argument("--batch-size", type=int, default=32, help="Sentences per batch. Defaults to 32.")
+    speed.add_argument("--warmup-batches", type=int, default=8, help="Batches trained before timing starts (tracing, allocation). Defaults to 8.")
+    speed.add_argument("--tokenizer", help="Tokenizer folder or hub name. Defaults to an uncased vocabulary of 30,522 made from the data (no download).")
+    speed.add_argument("--layers", type=int, default=6, help="Encoder layers. Defaults to 6.")
+    speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
+    speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
+    speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget"], help="Recipes to run; kerasner-jit compiles with XLA, kerasner-budget cuts batches by --max-tokens. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
+    speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
+    speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
+    speed.add_argument("--output", help="Also write the numbers as JSON to this file.")
+    quality = commands.add_parser("quality", help="Entity F1 of kerasner and of the transformers recipe after the same epochs.")
+    quality.add_argument("--data-dir", default=os.environ.get("KERASNER_DATA_DIR"), help="Folder with gmb/ner_dataset.csv and wnut17/. Defaults to $KERASNER_DATA_DIR.")
+    quality.add_argument("--model", default=os.environ.get("KERASNER_MODEL_DIR"), help="Pretrained encoder folder or hub name. Defaults to $KERASNER_MODEL_DIR.")
+    quality.add_argument("--datasets", nargs="+", default=["gmb", "wnut17"], choices=["gmb", "wnut17"], help="Corpora. Defaults to gmb wnut17.")
+    quality.add_argument("--recipes", nargs="+", default=["kerasner", "hf"], choices=["kerasner", "hf"], help="Recipes. Defaults to kerasner hf.")
+    quality.add_argument("--epochs", type=int, default=1, help="Epochs for every run (GMB). Defaults to 1.")
+    quality.add_argument("--wnut-epochs", type=int, default=3, help="Epochs for WNUT-17 (a small corpus). Defaults to 3.")
+    quality.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
+    quality.add_argument("--learning-rate", type=float, default=5e-5, help="Peak learning rate of both recipes. Defaults to 5e-5.")
+    quality.add_argument("--limit", type=int, help="Use only this many training sentences (a quick check).")
+    quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models. Defaults to runs/benchmark-quality.")
+    quality.add_argument("--output", help="Also write the numbers as JSON to this file.")
     return parser
 
 
@@ -81,10 +120,321 @@ def data_command(args):
     return 0
 
 
+def matmul_flops_per_second(hidden, intermediate, rows=1024, repeats=50):
+    """FLOP/s of a (rows x hidden) @ (hidden x intermediate) float32 matmul on this machine.
+
+    `rows` is about one batch of tokens (32 sentences of ~32 sub-tokens). The operands are
+    variables, so graph optimisation cannot fold the product away.
+    """
+    import tensorflow as tf
+
+    a = tf.Variable(tf.random.normal((rows, hidden)))
+    b = tf.Variable(tf.random.normal((hidden, intermediate)))
+    step = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    step()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            step().numpy()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * rows * hidden * intermediate / best
+
+
+def training_flops_per_token(layers, hidden, intermediate):
+    """Matmul FLOPs to train on one token: 6 x the encoder's dense weights (forward 2, backward 4)."""
+    return 6 * layers * (4 * hidden * hidden + 2 * hidden * intermediate)
+
+
+def timed_fit(model, batches, warmup):
+    """Trains on `warmup` batches, then times one pass over the rest; returns (seconds, real tokens)."""
+    import tensorflow as tf
+
+    def dataset(part):
+        first_x, first_y = part[0]
+        x_spec = {k: tf.TensorSpec((None, None), tf.int32) for k in first_x}
+        y_spec = None if first_y is None else tf.TensorSpec((None, None), tf.int32)
+        signature = (x_spec,) if y_spec is None else (x_spec, y_spec)
+        rows = (((x,) if y is None else (x, y)) for x, y in part)
+        return tf.data.Dataset.from_generator(lambda: rows, output_signature=signature).prefetch(2)
+
+    model.fit(dataset(batches[:warmup]), epochs=1, verbose=0)
+    timed = batches[warmup:]
+    start = time.perf_counter()
+    model.fit(dataset(timed), epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    real = int(sum(x["attention_mask"].sum() for x, _ in timed))
+    return seconds, real
+
+
+def speed_command(args):
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import tf_keras as keras
+    import transformers
+
+    import kerasner
+
+    rng = np.random.default_rng(args.seed)
+    sentences = kerasner.read_sentences(args.data)
+    picked = [sentences[i] for i in sorted(rng.choice(len(sentences), size=min(args.sentences, len(sentences)), replace=False))]
+    labels = kerasner.labels_from_tags(s.tags for s in sentences)
+    label2id = {label: i for i, label in enumerate(labels)}
+    if args.tokenizer:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(args.tokenizer, use_fast=True)
+    else:
+        tokenizer = kerasner.train_wordpiece_tokenizer(sentences, vocab_size=30522, lowercase=True)
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=args.hidden, num_hidden_layers=args.layers,
+        num_attention_heads=args.heads, intermediate_size=args.intermediate, max_position_embeddings=512,
+    )
+    keras.utils.set_random_seed(args.seed)
+    encoder_dir = Path(tempfile.mkdtemp(prefix="kerasner-bench-"))
+    encoder = transformers.TFBertModel(config)
+    encoder.build_in_name_scope()
+    encoder.save_pretrained(encoder_dir)
+    tokenizer.save_pretrained(encoder_dir)
+    del encoder
+    num_batches = len(picked) // args.batch_size
+    order = rng.permutation(len(picked))
+    words = [list(s.words) for s in picked]
+    encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=512)
+
+    def first_subtoken_labels(i):
+        previous, out = None, []
+        for word in encoded.word_ids(i):
+            out.append(-100 if word is None or word == previous else label2id[picked[i].tags[word]])
+            previous = word
+        return out
+
+    results = {}
+    flops = matmul_flops_per_second(args.hidden, args.intermediate)
+    per_token = training_flops_per_token(args.layers, args.hidden, args.intermediate)
+    ceiling = flops / per_token
+    print(f"{len(picked)} sentences, batch {args.batch_size}, {num_batches} batches ({args.warmup_batches} warm-up); "
+          f"encoder {args.layers} layers x {args.hidden}; matmul {flops / 1e9:.1f} GFLOP/s, "
+          f"{per_token / 1e6:.1f} MFLOP per training token: ceiling {ceiling:,.0f} real tokens/s")
+
+    for recipe in args.recipes:
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(args.seed)
+        if recipe == "tutorial":
+            model = transformers.TFBertForTokenClassification.from_pretrained(encoder_dir, num_labels=len(labels))
+            pad = keras.preprocessing.sequence.pad_sequences
+            ids = pad(encoded["input_ids"], maxlen=128, padding="post", truncating="post", dtype="int32")
+            mask = pad(encoded["attention_mask"], maxlen=128, padding="post", truncating="post", dtype="int32")
+            # Every sub-token takes its word's label; special tokens and padding are "O"; all count.
+            tags = [[0 if w is None else label2id[picked[i].tags[w]] for w in encoded.word_ids(i)] for i in range(len(picked))]
+            y = pad(tags, maxlen=128, padding="post", truncating="post", value=0, dtype="int32")
+            batches = [
+                ({"input_ids": ids[b], "attention_mask": mask[b]}, y[b])
+                for b in (order[k * args.batch_size : (k + 1) * args.batch_size] for k in range(num_batches))
+            ]
+            model.compile(keras.optimizers.Adam(5e-5), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        elif recipe == "hf":
+            model = transformers.TFBertForTokenClassification.from_pretrained(encoder_dir, num_labels=len(labels))
+            collator = transformers.DataCollatorForTokenClassification(tokenizer, return_tensors="np")
+            batches = []
+            for k in range(num_batches):
+                rows = order[k * args.batch_size : (k + 1) * args.batch_size]
+                batch = collator([{"input_ids": encoded["input_ids"][i], "labels": first_subtoken_labels(i)} for i in rows])
+                batches.append(({k: v.astype("int32") for k, v in batch.items()}, None))
+            optimizer, _ = transformers.create_optimizer(5e-5, num_train_steps=num_batches, num_warmup_steps=num_batches // 10)
+            model.compile(optimizer=optimizer)  # the model's own -100 loss
+        else:
+            model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels)
+            features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
+            budget = args.max_tokens if recipe == "kerasner-budget" else None
+            batches = [(x, y) for x, y, _ in features.batches(args.batch_size, shuffle=True, seed=args.seed, max_tokens=budget)]
+            if budget is None:
+                batches = batches[:num_batches]
+            model.compile(kerasner.create_optimizer(5e-5, total_steps=len(batches)), jit_compile=recipe == "kerasner-jit")
+        seconds, real = timed_fit(model, batches, args.warmup_batches)
+        positions = sum(x["input_ids"].size for x, _ in batches[args.warmup_batches :])
+        results[recipe] = {
+            "real_tokens_per_second": real / seconds,
+            "seconds": seconds,
+            "real_tokens": real,
+            "padding_overhead": positions / real,
+        }
+        print(f"{recipe:13s} {real / seconds:8,.0f} real tokens/s  ({seconds:6.1f} s, padding {positions / real:.2f}x, "
+              f"{real / seconds / ceiling:.0%} of ceiling)")
+        del model
+    summary = {"ceiling_real_tokens_per_second": ceiling, "matmul_flops_per_second": flops, "flops_per_token": per_token}
+    ratios = {}
+    for name in [r for r in results if r.startswith("kerasner")]:
+        for other in ("tutorial", "hf"):
+            if other in results:
+                ratios[f"{name}_vs_{other}"] = results[name]["real_tokens_per_second"] / results[other]["real_tokens_per_second"]
+        ratios[f"{name}_share_of_ceiling"] = results[name]["real_tokens_per_second"] / ceiling
+    for key, value in ratios.items():
+        print(f"{key}: {value:.2f}" + ("" if "share" in key else "x"))
+    if args.inference_sentences:
+        summary["inference"] = inference_comparison(args, picked[: args.inference_sentences], encoder_dir, labels)
+    shutil.rmtree(encoder_dir, ignore_errors=True)
+    output = {"recipes": results, "ratios": ratios, **summary, "settings": vars(args)}
+    if args.output:
+        Path(args.output).write_text(json.dumps(output, indent=2) + "\n")
+    return 0
+
+
+def inference_comparison(args, sentences, encoder_dir, labels):
+    """Sentences/s of EntityPredictor and of transformers' pipeline on the same texts and weights."""
+    import tf_keras as keras
+    import transformers
+
+    import kerasner
+
+    keras.backend.clear_session()
+    texts = [" ".join(s.words) for s in sentences]
+    model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels)
+    predictor = kerasner.EntityPredictor(model, batch_size=args.batch_size)
+    predictor.predict(texts[: args.batch_size])  # warm-up
+    start = time.perf_counter()
+    predictor.predict(texts)
+    ours = len(texts) / (time.perf_counter() - start)
+    hf_model = transformers.TFBertForTokenClassification.from_pretrained(encoder_dir, num_labels=len(labels))
+    hf_model.config.id2label = dict(enumerate(labels))
+    hf_model.config.label2id = {label: i for i, label in enumerate(labels)}
+    tokenizer = transformers.AutoTokenizer.from_pretrained(encoder_dir)
+    pipe = transformers.pipeline("token-classification", model=hf_model, tokenizer=tokenizer, framework="tf", aggregation_strategy="first", dtype=None)
+    pipe(texts[: args.batch_size], batch_size=args.batch_size)  # warm-up
+    start = time.perf_counter()
+    pipe(texts, batch_size=args.batch_size)
+    theirs = len(texts) / (time.perf_counter() - start)
+    print(f"inference on {len(texts)} sentences: kerasner EntityPredictor {ours:,.1f} sentences/s, "
+          f"transformers pipeline {theirs:,.1f} sentences/s ({ours / theirs:.2f}x)")
+    return {"kerasner_sentences_per_second": ours, "pipeline_sentences_per_second": theirs, "ratio": ours / theirs}
+
+
+def peak_memory_gb():
+    """Peak resident memory of this process so far, in GB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # ru_maxrss is in KiB on Linux
+
+
+def hf_recipe_scores(model_name, train, validation, labels, epochs, batch_size, learning_rate, seed):
+    """The transformers TensorFlow recipe: TFBertForTokenClassification, first-sub-token labels,
+    shuffled batches padded by DataCollatorForTokenClassification, the model's -100 loss, Adam with
+    10% warm-up and linear decay. Scored at each word's first sub-token with seqeval."""
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+    import transformers
+
+    import kerasner
+
+    label2id = {label: i for i, label in enumerate(labels)}
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_name, use_fast=True)
+    model = transformers.TFBertForTokenClassification.from_pretrained(model_name, num_labels=len(labels))
+    collator = transformers.DataCollatorForTokenClassification(tokenizer, return_tensors="np")
+
+    def encode(sentences):
+        encoded = tokenizer([list(s.words) for s in sentences], is_split_into_words=True, truncation=True, max_length=512)
+        rows = []
+        for i, sentence in enumerate(sentences):
+            previous, labels_row = None, []
+            for word in encoded.word_ids(i):
+                labels_row.append(-100 if word is None or word == previous else label2id[sentence.tags[word]])
+                previous = word
+            rows.append({"input_ids": encoded["input_ids"][i], "labels": labels_row})
+        return rows
+
+    train_rows, validation_rows = encode(train), encode(validation)
+    rng = np.random.default_rng(seed)
+    spec = tf.TensorSpec((None, None), tf.int32)
+
+    def batches(rows, shuffle, epoch_seed):
+        order = np.random.default_rng(epoch_seed).permutation(len(rows)) if shuffle else np.arange(len(rows))
+        for k in range(0, len(rows), batch_size):
+            batch = collator([dict(rows[i]) for i in order[k : k + batch_size]])
+            yield {key: value.astype("int32") for key, value in batch.items()}
+
+    steps = epochs * -(-len(train_rows) // batch_size)
+    optimizer, _ = transformers.create_optimizer(learning_rate, num_train_steps=steps, num_warmup_steps=steps // 10, weight_decay_rate=0.01)
+    model.compile(optimizer=optimizer)
+    keras.utils.set_random_seed(seed)
+    for epoch in range(epochs):
+        dataset = tf.data.Dataset.from_generator(
+            lambda: batches(train_rows, True, int(rng.integers(1 << 30))),
+            output_signature={"input_ids": spec, "token_type_ids": spec, "attention_mask": spec, "labels": spec},
+        )
+        model.fit(dataset.prefetch(2), epochs=1, verbose=0)
+    gold, predicted = [], []
+    id2label = dict(enumerate(labels))
+    for batch in batches(validation_rows, False, 0):
+        label_ids = batch.pop("labels")
+        logits = model.predict_on_batch(batch).logits  # (batch, seq_len, num_labels)
+        for row_labels, row_logits in zip(label_ids, np.asarray(logits)):
+            slots = row_labels != -100  # the first sub-token of every word, from the gold alignment
+            gold.append([id2label[int(i)] for i in row_labels[slots]])
+            predicted.append([id2label[int(i)] for i in row_logits.argmax(-1)[slots]])
+    return kerasner.entity_scores(gold, predicted)
+
+
+def quality_command(args):
+    import tf_keras as keras
+
+    import kerasner
+
+    if not args.data_dir or not Path(args.data_dir).is_dir():
+        raise ValueError("Pass --data-dir (or set KERASNER_DATA_DIR) to a folder with gmb/ and wnut17/")
+    if not args.model:
+        raise ValueError("Pass --model (or set KERASNER_MODEL_DIR): a pretrained encoder folder or hub name")
+    data_dir = Path(args.data_dir)
+    results = {}
+    for dataset in args.datasets:
+        if dataset == "gmb":
+            sentences = kerasner.read_sentences(data_dir / "gmb" / "ner_dataset.csv")
+            train, validation = kerasner.train_validation_split(sentences, 0.2, seed=42)
+            epochs = args.epochs
+        else:
+            train = list(kerasner.read_sentences(data_dir / "wnut17" / "wnut17train.conll"))
+            validation = list(kerasner.read_sentences(data_dir / "wnut17" / "emerging.dev.conll"))
+            epochs = args.wnut_epochs
+        if args.limit:
+            train = train[: args.limit]
+        labels = kerasner.labels_from_tags(s.tags for s in train + validation)
+        for recipe in args.recipes:
+            keras.backend.clear_session()
+            start = time.perf_counter()
+            if recipe == "kerasner":
+                model = kerasner.BertTokenClassifier.from_pretrained(args.model, labels=labels)
+                preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels)
+                train_features, validation_features = preprocessor(train), preprocessor(validation)
+                history = kerasner.train_token_classifier(
+                    model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-kerasner",
+                    epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=42, verbose=0,
+                )
+                scores = history.entity_f1.history[-1]  # the last epoch, as for the other recipe
+                del model
+            else:
+                scores = hf_recipe_scores(args.model, train, validation, labels, epochs, args.batch_size, args.learning_rate, 42)
+            seconds = time.perf_counter() - start
+            key = f"{dataset}/{recipe}"
+            results[key] = {
+                "epochs": epochs,
+                "train_sentences": len(train),
+                "validation_sentences": len(validation),
+                "seconds": round(seconds, 1),
+                "peak_memory_gb_so_far": round(peak_memory_gb(), 2),
+                "entity": scores,
+            }
+            per_type = " ".join(f"{k} {v['f1']:.3f}" for k, v in scores["per_type"].items())
+            print(f"{key:18s} {epochs} epoch(s): entity F1 {scores['f1']:.4f} (P {scores['precision']:.4f} R {scores['recall']:.4f}) "
+                  f"in {seconds:,.0f} s, peak memory so far {peak_memory_gb():.2f} GB; {per_type}", flush=True)
+            if args.output:
+                Path(args.output).write_text(json.dumps({"results": results, "settings": vars(args)}, indent=2) + "\n")
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return {"data": data_command}[args.command](args)
+        return {"data": data_command, "speed": speed_command, "quality": quality_command}[args.command](args)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

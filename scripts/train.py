@@ -54,6 +54,7 @@ def build_parser():
     training = parser.add_argument_group("training (defaults: pretrained / tiny)")
     training.add_argument("--epochs", type=int, help="Epochs. Defaults to 3 / 12.")
     training.add_argument("--batch-size", type=int, help="Sentences (windows) per batch. Defaults to 32 / 16.")
+    training.add_argument("--max-tokens", type=int, help="Cut batches by this budget of padded sub-token positions instead of --batch-size sentences. Defaults to off.")
     training.add_argument("--learning-rate", type=float, help="Peak learning rate (linear warm-up, then linear decay). Defaults to 5e-5 / 1e-3.")
     training.add_argument("--warmup-ratio", type=float, help="Share of the steps spent warming up. Defaults to 0.1.")
     training.add_argument("--weight-decay", type=float, help="AdamW weight decay. Defaults to 0.01.")
@@ -140,6 +141,7 @@ def run(args):
         output,
         epochs=values["epochs"],
         batch_size=values["batch_size"],
+        max_tokens=args.max_tokens,
         learning_rate=values["learning_rate"],
         warmup_ratio=values["warmup_ratio"],
         weight_decay=values["weight_decay"],

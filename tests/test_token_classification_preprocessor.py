@@ -132,3 +132,19 @@ def test_to_dataset_reshuffles_every_epoch(tokenizer):
     x, y = next(iter(dataset))
     assert x["input_ids"].dtype == tf.int32 and y.dtype == tf.int32
     assert sum(int(m.numpy().sum()) for m in (b[0]["attention_mask"] for b in dataset)) == features.lengths.sum()
+
+
+def test_token_budget_batches(tokenizer):
+    sentences = sentences_of_lengths(np.random.default_rng(2).integers(1, 40, 200))
+    features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64)(sentences)
+    for shuffle in (False, True):
+        plan = features.batch_plan(16, shuffle=shuffle, max_tokens=256)
+        assert sorted(np.concatenate(plan).tolist()) == list(range(len(features)))
+        for batch in plan:
+            assert len(batch) * features.padded_length(int(features.lengths[batch].max())) <= 256
+    sizes = [len(b) for b in features.batch_plan(16, shuffle=False, max_tokens=256)]
+    assert sizes[0] > sizes[-1]  # short windows share a batch with more of their kind
+    with pytest.raises(ValueError, match="Received: max_tokens=32"):
+        features.batch_plan(16, max_tokens=32)
+    x, y = next(iter(features.to_dataset(16, max_tokens=256)))
+    assert x["input_ids"].shape[0] * x["input_ids"].shape[1] <= 256
