@@ -36,6 +36,15 @@ def evaluate_features(model, features, batch_size=64):
     }
 
 
+def summary_line(result):
+    """One line of the headline scores of `evaluate_features`."""
+    entity, strict = result["entity"], result["entity_strict"]
+    return (
+        f"entity F1 {entity['f1']:.4f} (P {entity['precision']:.4f}, R {entity['recall']:.4f}; "
+        f"strict {strict['f1']:.4f}); token accuracy {result['token_accuracy']:.4f}"
+    )
+
+
 def write_json(path, values):
     Path(path).write_text(json.dumps(values, indent=2, sort_keys=False) + "\n")
 

@@ -431,13 +431,14 @@ def quality_command(args):
     return 0
 
 
+def run(args):
+    return {"data": data_command, "speed": speed_command, "quality": quality_command}[args.command](args)
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return {"data": data_command, "speed": speed_command, "quality": quality_command}[args.command](args)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    from kerasner.command_line import run_command
+
+    return run_command(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

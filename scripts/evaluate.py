@@ -30,17 +30,14 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    from kerasner.command_line import run_command
+
+    return run_command(build_parser(), run, argv)
 
 
 def run(args):
     import kerasner
-    from kerasner.run_report import evaluate_features, plot_confusion, type_confusion, write_json
+    from kerasner.run_report import evaluate_features, plot_confusion, summary_line, type_confusion, write_json
     from kerasner.run_setup import max_model_length
 
     model = kerasner.BertTokenClassifier.from_pretrained(args.model)
@@ -63,10 +60,7 @@ def run(args):
     write_json(output / "metrics.json", metrics)
     plot_confusion(*type_confusion(result["gold"], result["predicted"]), output / "confusion.png")
     print(result["report"])
-    print(
-        f"entity F1 {result['entity']['f1']:.4f} (P {result['entity']['precision']:.4f}, R {result['entity']['recall']:.4f}; "
-        f"strict {result['entity_strict']['f1']:.4f}); token accuracy {result['token_accuracy']:.4f}"
-    )
+    print(summary_line(result))
     print(f"wrote {output}/: metrics.json report.txt confusion.png")
     return 0
 

@@ -91,18 +91,15 @@ def resolve_training_values(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError) as error:  # DataFormatError is a ValueError
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    from kerasner.command_line import run_command
+
+    return run_command(build_parser(), run, argv)
 
 
 def run(args):
     values = resolve_training_values(args)
     import kerasner
-    from kerasner.run_report import evaluate_features, plot_history, plot_per_type_f1, write_json
+    from kerasner.run_report import evaluate_features, plot_history, plot_per_type_f1, summary_line, write_json
     from kerasner.run_setup import load_model, load_splits, max_model_length
 
     started = time.perf_counter()
@@ -180,11 +177,7 @@ def run(args):
     plot_history(output / "history.csv", output / "training.png")
     plot_per_type_f1(result["entity"], output / "per_type_f1.png")
     print(result["report"])
-    print(
-        f"validation entity F1 {result['entity']['f1']:.4f} (P {result['entity']['precision']:.4f}, "
-        f"R {result['entity']['recall']:.4f}; strict {result['entity_strict']['f1']:.4f}); "
-        f"token accuracy {result['token_accuracy']:.4f}; best epoch {best_epoch} of {len(history.epoch)}"
-    )
+    print(f"validation {summary_line(result)}; best epoch {best_epoch} of {len(history.epoch)}")
     print(f"wrote {output}/: best/ metrics.json history.csv report.txt training.png per_type_f1.png validation.jsonl")
     return 0
 

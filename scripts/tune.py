@@ -39,12 +39,9 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    from kerasner.command_line import run_command
+
+    return run_command(build_parser(), run, argv)
 
 
 def run(args):

@@ -1,0 +1,18 @@
+"""What every kerasner script shares: parse the flags, run, turn bad input into one line."""
+
+import sys
+
+
+def run_command(parser, run, argv=None):
+    """Parses `argv` with `parser` and calls `run(args)`.
+
+    Bad input (`ValueError`, which includes `DataFormatError`, and `OSError`, which includes a
+    missing file) prints `error: <reason>` on one line to stderr and returns 2; there is no
+    traceback. Other exceptions are bugs and propagate.
+    """
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
