@@ -9,11 +9,14 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 import benchmark  # noqa: E402
+import evaluate  # noqa: E402
+import make_sample_data  # noqa: E402
+import predict  # noqa: E402
 import train  # noqa: E402
 import tune  # noqa: E402
 
 
-@pytest.mark.parametrize("module", [train, tune, benchmark])
+@pytest.mark.parametrize("module", [train, tune, evaluate, predict, benchmark, make_sample_data])
 def test_every_flag_is_documented(module):
     parser = module.build_parser()
     parsers = [parser] + [
