@@ -6,6 +6,7 @@ from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.data_format_error import DataFormatError
 from kerasner.entity_predictor import EntityPredictor
 from kerasner.entity_scores import entity_scores
+from kerasner.lazy_adam_w import LazyAdamW
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
 from kerasner.predict_words import predict_words
 from kerasner.read_sentences import detect_format, read_sentences
@@ -28,6 +29,7 @@ __all__ = [
     "BertTokenClassifier",
     "DataFormatError",
     "EntityPredictor",
+    "LazyAdamW",
     "MaskedSparseCategoricalCrossentropy",
     "NerHyperModel",
     "NerTuner",

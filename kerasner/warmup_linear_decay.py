@@ -64,6 +64,7 @@ def create_optimizer(
     warmup_ratio=0.1,
     weight_decay=0.01,
     end_learning_rate=0.0,
+    lazy=False,
     **kwargs,
 ):
     """AdamW with the BERT fine-tuning schedule; no weight decay on biases and LayerNorm.
@@ -75,6 +76,7 @@ def create_optimizer(
         warmup_ratio: float in [0, 1]. Share of `total_steps` spent warming up. Defaults to `0.1`.
         weight_decay: float. Decoupled weight decay. Defaults to `0.01`.
         end_learning_rate: float. Rate at the last step. Defaults to `0.0`.
+        lazy: bool. Update only the embedding rows each batch uses (`LazyAdamW`). Defaults to False.
         **kwargs: passed to `tf_keras.optimizers.AdamW` (e.g. `epsilon`, `clipnorm`).
 
     Example:
@@ -93,6 +95,9 @@ def create_optimizer(
             warmup_steps=int(round(warmup_ratio * int(total_steps))),
             end_learning_rate=end_learning_rate,
         )
-    optimizer = keras.optimizers.AdamW(learning_rate=rate, weight_decay=weight_decay, **kwargs)
+    from kerasner.lazy_adam_w import LazyAdamW
+
+    optimizer_class = LazyAdamW if lazy else keras.optimizers.AdamW
+    optimizer = optimizer_class(learning_rate=rate, weight_decay=weight_decay, **kwargs)
     optimizer.exclude_from_weight_decay(var_names=["LayerNorm", "layer_norm", "bias"])
     return optimizer

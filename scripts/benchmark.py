@@ -50,7 +50,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget"], help="Recipes to run; kerasner-jit compiles with XLA, kerasner-budget cuts batches by --max-tokens. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget"], help="Recipes to run; kerasner-jit compiles with XLA, -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW). Defaults to tutorial hf kerasner.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
     speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
@@ -246,11 +246,12 @@ def speed_command(args):
         else:
             model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels)
             features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
-            budget = args.max_tokens if recipe == "kerasner-budget" else None
+            budget = args.max_tokens if recipe.endswith("-budget") else None
             batches = [(x, y) for x, y, _ in features.batches(args.batch_size, shuffle=True, seed=args.seed, max_tokens=budget)]
             if budget is None:
                 batches = batches[:num_batches]
-            model.compile(kerasner.create_optimizer(5e-5, total_steps=len(batches)), jit_compile=recipe == "kerasner-jit")
+            optimizer = kerasner.create_optimizer(5e-5, total_steps=len(batches), lazy="-lazy" in recipe)
+            model.compile(optimizer, jit_compile=recipe == "kerasner-jit")
         seconds, real = timed_fit(model, batches, args.warmup_batches)
         positions = sum(x["input_ids"].size for x, _ in batches[args.warmup_batches :])
         results[recipe] = {
