@@ -361,7 +361,7 @@ def hf_recipe_scores(model_name, train, validation, labels, epochs, batch_size, 
     for epoch in range(epochs):
         dataset = tf.data.Dataset.from_generator(
             lambda: batches(train_rows, True, int(rng.integers(1 << 30))),
-            output_signature={"input_ids": spec, "token_type_ids": spec, "attention_mask": spec, "labels": spec},
+            output_signature={"input_ids": spec, "attention_mask": spec, "labels": spec},
         )
         model.fit(dataset.prefetch(2), epochs=1, verbose=0)
     gold, predicted = [], []
