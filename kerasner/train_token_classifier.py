@@ -20,6 +20,7 @@ def train_token_classifier(
     learning_rate=5e-5,
     warmup_ratio=0.1,
     weight_decay=0.01,
+    lazy_embeddings=False,
     seed=42,
     patience=None,
     jit_compile=False,
@@ -44,6 +45,8 @@ def train_token_classifier(
         learning_rate: float. Peak rate of the warm-up/linear-decay schedule. Defaults to `5e-5`.
         warmup_ratio: float. Defaults to `0.1`.
         weight_decay: float. Defaults to `0.01`.
+        lazy_embeddings: bool. Update only the embedding rows each batch uses (`LazyAdamW`).
+            Defaults to False.
         seed: int. Seeds batch order and dropout. Defaults to `42`.
         patience: int or None. Epochs without improvement of entity F1 before stopping; None
             trains every epoch. Defaults to None.
@@ -70,6 +73,7 @@ def train_token_classifier(
             total_steps=max(epochs * steps_per_epoch, 1),
             warmup_ratio=warmup_ratio,
             weight_decay=weight_decay,
+            lazy=lazy_embeddings,
         ),
         jit_compile=jit_compile,
     )

@@ -65,6 +65,8 @@ def build_parser():
     quality.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
     quality.add_argument("--learning-rate", type=float, default=5e-5, help="Peak learning rate of both recipes. Defaults to 5e-5.")
     quality.add_argument("--limit", type=int, help="Use only this many training sentences (a quick check).")
+    quality.add_argument("--lazy-embeddings", action="store_true", help="Train kerasner with LazyAdamW (only the embedding rows a batch uses are updated).")
+    quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions instead of --batch-size.")
     quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models. Defaults to runs/benchmark-quality.")
     quality.add_argument("--output", help="Also write the numbers as JSON to this file.")
     return parser
@@ -409,6 +411,7 @@ def quality_command(args):
                 history = kerasner.train_token_classifier(
                     model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-kerasner",
                     epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=42, verbose=0,
+                    lazy_embeddings=args.lazy_embeddings, max_tokens=args.max_tokens,
                 )
                 scores = history.entity_f1.history[-1]  # the last epoch, as for the other recipe
                 del model

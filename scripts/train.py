@@ -62,6 +62,7 @@ def build_parser():
     training.add_argument("--patience", type=int, help="Stop after this many epochs without a better entity F1. Defaults to no early stop.")
     training.add_argument("--config", help="JSON file of training values (e.g. the tuner's best_hyperparameters.json); flags given on the command line win.")
     training.add_argument("--seed", type=int, default=42, help="Seed of the split, the batch order and the weights. Defaults to 42.")
+    training.add_argument("--lazy-embeddings", action="store_true", help="Update only the embedding rows each batch uses (LazyAdamW); faster steps on CPU.")
     training.add_argument("--jit", action="store_true", help="Compile the training step with XLA (measure first: slower on CPU).")
     training.add_argument("--strict", action="store_true", help="Score entities in seqeval's strict IOB2 mode instead of the conlleval-compatible default.")
     parser.add_argument("--output", default="runs/train", help="Output folder. Defaults to runs/train.")
@@ -142,6 +143,7 @@ def run(args):
         learning_rate=values["learning_rate"],
         warmup_ratio=values["warmup_ratio"],
         weight_decay=values["weight_decay"],
+        lazy_embeddings=args.lazy_embeddings,
         seed=args.seed,
         patience=args.patience,
         jit_compile=args.jit,
