@@ -155,7 +155,7 @@ def _read_csv(path, text, word_column="Word", tag_column="Tag", sentence_column=
         )
     except pd.errors.ParserError as error:
         raise DataFormatError(path, _parser_error_line(error), f"malformed CSV: {error}") from error
-    header = _lines(text)[0]
+    header = text.split("\n", 1)[0].rstrip("\r")
     for role, column in (("sentence", sentence_column), ("word", word_column), ("tag", tag_column)):
         if column not in frame.columns:
             raise DataFormatError(
@@ -169,15 +169,14 @@ def _read_csv(path, text, word_column="Word", tag_column="Tag", sentence_column=
     filled = (words != "") | (tags != "") | (ids != "")
     last = len(filled) - int(np.argmax(filled[::-1])) if filled.any() else 0
     words, tags, ids = words[:last], tags[:last], ids[:last]
-    lines = _lines(text)
     for column, values in ((word_column, words), (tag_column, tags)):
         empty = np.flatnonzero(values == "")
         if empty.size:
             row = int(empty[0])
-            raise DataFormatError(path, row + 2, f"empty cell in column {column!r}", lines[row + 1])
+            raise DataFormatError(path, row + 2, f"empty cell in column {column!r}", _lines(text)[row + 1])
     starts = np.flatnonzero(ids != "")
     if starts.size == 0 or starts[0] != 0:
-        raise DataFormatError(path, 2, f"the first row has no sentence id in column {sentence_column!r}", lines[1])
+        raise DataFormatError(path, 2, f"the first row has no sentence id in column {sentence_column!r}", _lines(text)[1])
     bounds = list(starts) + [len(words)]
     words, tags = words.tolist(), tags.tolist()
     return [Sentence(words[a:b], tags[a:b], int(a) + 2) for a, b in zip(bounds[:-1], bounds[1:])]

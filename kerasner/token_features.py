@@ -156,7 +156,7 @@ class TokenFeatures:
             generate, output_signature=({"input_ids": spec, "attention_mask": spec}, spec)
         )
         if max_tokens is None:
-            num_batches = len(self.batch_plan(batch_size, shuffle=False))
+            num_batches = math.ceil(len(self) / batch_size)  # every pool but the last is whole batches
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
         return dataset.prefetch(2)
 

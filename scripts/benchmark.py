@@ -204,13 +204,6 @@ def speed_command(args):
     words = [list(s.words) for s in picked]
     encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=512)
 
-    def first_subtoken_labels(i):
-        previous, out = None, []
-        for word in encoded.word_ids(i):
-            out.append(-100 if word is None or word == previous else label2id[picked[i].tags[word]])
-            previous = word
-        return out
-
     results = {}
     flops = matmul_flops_per_second(args.hidden, args.intermediate)
     per_token = training_flops_per_token(args.layers, args.hidden, args.intermediate)
@@ -238,10 +231,11 @@ def speed_command(args):
         elif recipe == "hf":
             model = transformers.TFBertForTokenClassification.from_pretrained(encoder_dir, num_labels=len(labels))
             collator = transformers.DataCollatorForTokenClassification(tokenizer, return_tensors="np")
+            hf_rows = first_subtoken_rows(encoded, picked, label2id)
             batches = []
             for k in range(num_batches):
                 rows = order[k * args.batch_size : (k + 1) * args.batch_size]
-                batch = collator([{"input_ids": encoded["input_ids"][i], "labels": first_subtoken_labels(i)} for i in rows])
+                batch = collator([dict(hf_rows[i]) for i in rows])
                 batches.append(({k: v.astype("int32") for k, v in batch.items()}, None))
             optimizer, _ = transformers.create_optimizer(5e-5, num_train_steps=num_batches, num_warmup_steps=num_batches // 10)
             model.compile(optimizer=optimizer)  # the model's own -100 loss
@@ -319,6 +313,19 @@ def peak_memory_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # ru_maxrss is in KiB on Linux
 
 
+def first_subtoken_rows(encoded, sentences, label2id):
+    """The transformers example's alignment: the first sub-token of a word carries its label, the
+    other sub-tokens and special tokens -100. Returns `{"input_ids", "labels"}` per sentence."""
+    rows = []
+    for i, sentence in enumerate(sentences):
+        previous, labels_row = None, []
+        for word in encoded.word_ids(i):
+            labels_row.append(-100 if word is None or word == previous else label2id[sentence.tags[word]])
+            previous = word
+        rows.append({"input_ids": encoded["input_ids"][i], "labels": labels_row})
+    return rows
+
+
 def hf_recipe_scores(model_name, train, validation, labels, epochs, batch_size, learning_rate, seed):
     """The transformers TensorFlow recipe: TFBertForTokenClassification, first-sub-token labels,
     shuffled batches padded by DataCollatorForTokenClassification, the model's -100 loss, Adam with
@@ -337,14 +344,7 @@ def hf_recipe_scores(model_name, train, validation, labels, epochs, batch_size, 
 
     def encode(sentences):
         encoded = tokenizer([list(s.words) for s in sentences], is_split_into_words=True, truncation=True, max_length=512)
-        rows = []
-        for i, sentence in enumerate(sentences):
-            previous, labels_row = None, []
-            for word in encoded.word_ids(i):
-                labels_row.append(-100 if word is None or word == previous else label2id[sentence.tags[word]])
-                previous = word
-            rows.append({"input_ids": encoded["input_ids"][i], "labels": labels_row})
-        return rows
+        return first_subtoken_rows(encoded, sentences, label2id)
 
     train_rows, validation_rows = encode(train), encode(validation)
     rng = np.random.default_rng(seed)

@@ -8,7 +8,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import tf_keras
 import transformers
 
