@@ -8,6 +8,8 @@ from pathlib import Path
 
 import tf_keras as keras
 
+from kerasner.distribution_strategy import is_chief
+
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "checkpoint.json"
@@ -20,7 +22,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     never leaves a half-written model at `directory`: it holds the previous best or the new one
     (after a crash between the two renames, the previous best is at `<directory>.old` and is put
     back by the next run). `directory/checkpoint.json` records the epoch and value; with `resume`,
-    a run compares against the best of the run it continues instead of starting afresh.
+    a run compares against the best of the run it continues instead of starting afresh. With
+    several workers only the chief writes.
 
     Args:
         directory: path of the best model.
@@ -52,7 +55,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         old = self.directory.with_name(self.directory.name + ".old")
-        if old.is_dir() and not self.directory.exists():
+        if self._writes() and old.is_dir() and not self.directory.exists():
             old.rename(self.directory)
         self.best, self.best_epoch = None, None
         state = self.directory / STATE_FILE
@@ -79,11 +82,16 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         value = float(value)
         if not self._improves(value):
             return
-        self.save(epoch + 1, value)
-        if self.verbose:
+        if self._writes():
+            self.save(epoch + 1, value)
+        if self.verbose and self._writes():
             previous = "none" if self.best is None else f"{self.best:.4f}"
             print(f"Epoch {epoch + 1}: {self.monitor} improved from {previous} to {value:.4f}; saved {self.directory}")
         self.best, self.best_epoch = value, epoch + 1
+
+    def _writes(self):
+        """Only the chief writes when several workers train together; the others track the best."""
+        return self.model is None or is_chief(self.model.distribute_strategy)
 
     def save(self, epoch, value):
         """Writes the model to `directory` through a temporary folder and renames."""

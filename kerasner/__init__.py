@@ -4,10 +4,12 @@ __version__ = "0.1.0"
 
 from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.data_format_error import DataFormatError
+from kerasner.distribution_strategy import distribution_strategy, is_chief
 from kerasner.entity_predictor import EntityPredictor
 from kerasner.entity_scores import entity_scores
 from kerasner.lazy_adam_w import LazyAdamW
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
+from kerasner.mixed_precision import set_mixed_precision
 from kerasner.predict_words import predict_words
 from kerasner.read_sentences import detect_format, read_sentences
 from kerasner.sample_data import sample_data_path
@@ -42,12 +44,15 @@ __all__ = [
     "callbacks",
     "create_optimizer",
     "detect_format",
+    "distribution_strategy",
     "detect_scheme",
     "entity_scores",
+    "is_chief",
     "labels_from_tags",
     "predict_words",
     "read_sentences",
     "sample_data_path",
+    "set_mixed_precision",
     "to_iob2",
     "train_token_classifier",
     "train_validation_split",

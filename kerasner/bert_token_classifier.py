@@ -106,11 +106,14 @@ class BertTokenClassifier(keras.Model):
         # === Layers ===
         self.encoder = encoder
         self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        # The head computes in float32 under a mixed-precision policy too: the softmax over
+        # labels and the loss need its range.
         self.classifier = keras.layers.Dense(
             len(labels),
             kernel_initializer=keras.initializers.TruncatedNormal(
                 stddev=getattr(encoder.config, "initializer_range", 0.02)
             ),
+            dtype="float32",
             name="classifier",
         )
         # The pooled [CLS] output takes no part in token classification; frozen, it gets no
@@ -124,6 +127,7 @@ class BertTokenClassifier(keras.Model):
         self.dropout = float(dropout)
         self.ignore_index = ignore_index
         self.tokenizer = None
+        self.gradient_accumulation_steps = 1
 
     # --- Labels -------------------------------------------------------------------------
 
@@ -168,7 +172,7 @@ class BertTokenClassifier(keras.Model):
     def classify(self, hidden, training=False):
         """Maps hidden states `(batch, seq_len, hidden)` to logits `(batch, seq_len, num_labels)`."""
         hidden = self.dropout_layer(hidden, training=training)
-        return tf.cast(self.classifier(hidden), tf.float32)
+        return self.classifier(hidden)  # float32 whatever the policy
 
     def dummy_inputs(self):
         """A small int32 batch that builds every weight of the model."""
@@ -184,20 +188,34 @@ class BertTokenClassifier(keras.Model):
 
     # --- Training -----------------------------------------------------------------------
 
-    def compile(self, optimizer=None, loss=None, metrics=None, weighted_metrics=None, **kwargs):
+    def compile(
+        self, optimizer=None, loss=None, metrics=None, weighted_metrics=None, gradient_accumulation_steps=1, **kwargs
+    ):
         """Configures training with kerasner's defaults.
 
         Every metric, from `metrics` or `weighted_metrics`, is computed on labelled positions
-        only (the `ignore_index` mask is passed as its sample weight).
+        only (the `ignore_index` mask is passed as its sample weight). Call it under the
+        `strategy.scope()` the model was built in (`fit` does this for you).
 
         Args:
             optimizer: a tf-keras optimizer or its name. Defaults to `create_optimizer()`
-                (AdamW, 5e-5, constant rate).
+                (AdamW, 5e-5, constant rate). Under a `mixed_float16` policy tf-keras wraps it
+                in a `LossScaleOptimizer`.
             loss: Defaults to `MaskedSparseCategoricalCrossentropy(ignore_index)`.
             metrics: extra metrics; masked like `weighted_metrics`. Defaults to none.
             weighted_metrics: Defaults to `[SparseCategoricalAccuracy(name="token_accuracy")]`.
+            gradient_accumulation_steps: int. Each batch is run as this many micro-batches, one
+                after the other, and their gradients are summed before the single optimizer
+                step, so a batch this many times larger than fits in memory trains as one
+                batch. Defaults to `1`.
             **kwargs: passed to `tf_keras.Model.compile` (e.g. `jit_compile`).
         """
+        if isinstance(gradient_accumulation_steps, bool) or not isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 1:
+            raise ValueError(
+                "`gradient_accumulation_steps` must be a positive int. "
+                f"Received: gradient_accumulation_steps={gradient_accumulation_steps!r}"
+            )
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         if optimizer is None:
             optimizer = create_optimizer()
         if loss is None:
@@ -215,12 +233,92 @@ class BertTokenClassifier(keras.Model):
             kwargs["callbacks"] = sorted(callbacks, key=lambda callback: not getattr(callback, "writes_logs", False))
         return super().fit(*args, **kwargs)
 
-    def compute_metrics(self, x, y, y_pred, sample_weight):
+    def train_step(self, data):
+        """One optimizer step on a batch: tf-keras' step, with two additions.
+
+        Under a strategy with several replicas, each replica's gradient is weighted by its share
+        of the batch's labelled positions, so the step follows the mean loss over all labelled
+        positions of the global batch, as on one device (tf-keras alone would average the
+        replicas' means). With `gradient_accumulation_steps > 1` the batch runs as that many
+        micro-batches whose gradients, weighted by their labelled positions, are summed before
+        the optimizer step: the same update as the whole batch at once.
+        """
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        count = self._labelled_positions(y, sample_weight)
+        # Weight of this replica's mean loss in the mean over the global batch (1 on one device).
+        replica_weight = tf.constant(1.0)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
+            replica_weight = count * replicas / tf.maximum(total, 1.0)
+        if self.gradient_accumulation_steps == 1:
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x, y, y_pred, sample_weight)
+                weighted_loss = loss * replica_weight
+            self._validate_target_and_loss(y, loss)
+            self.optimizer.minimize(weighted_loss, self.trainable_variables, tape=tape)
+            return self.compute_metrics(x, y, y_pred, sample_weight)
+        if not self.built:  # the weights must exist before the loop sums their gradients
+            self(tf.nest.map_structure(lambda t: t[:1], x), training=False)
+        variables = self.trainable_variables
+        gradients = self._accumulated_gradients(x, y, sample_weight, count, variables)
+        self.optimizer.apply_gradients(zip([g * replica_weight for g in gradients], variables))
+        return self.get_metrics_result()
+
+    def _labelled_positions(self, y, sample_weight):
+        """Number of labelled positions in `y` (weighted by `sample_weight`), as float32."""
         mask = tf.cast(tf.not_equal(y, self.ignore_index), tf.float32)  # (batch, seq_len)
         if sample_weight is not None:
             weight = tf.cast(sample_weight, tf.float32)
             mask = mask * (weight[:, tf.newaxis] if weight.shape.rank == 1 else weight)
-        return super().compute_metrics(x, tf.maximum(y, 0), y_pred, mask)
+        return tf.reduce_sum(mask)
+
+    def _accumulated_gradients(self, x, y, sample_weight, count, variables):
+        """Gradients of the batch's mean loss, computed over micro-batches one at a time."""
+        batch_size = tf.shape(y)[0]
+        steps = self.gradient_accumulation_steps
+        micro_size = (batch_size + steps - 1) // steps
+        num_micro = (batch_size + micro_size - 1) // micro_size  # every micro-batch non-empty
+        # tf-keras does not run train_step through AutoGraph: an explicit while loop.
+        def accumulate(step, gradients):
+            part = lambda t: None if t is None else t[step * micro_size : (step + 1) * micro_size]  # noqa: E731
+            x_micro, y_micro = tf.nest.map_structure(part, x), part(y)
+            weight_micro = None if sample_weight is None else part(sample_weight)
+            with tf.GradientTape() as tape:
+                y_pred = self(x_micro, training=True)
+                loss = self.compute_loss(x_micro, y_micro, y_pred, weight_micro)
+                # This micro-batch's share of the batch's labelled positions.
+                share = self._labelled_positions(y_micro, weight_micro) / tf.maximum(count, 1.0)
+                weighted_loss = loss * share
+            self._validate_target_and_loss(y_micro, loss)
+            micro_gradients = self.optimizer.compute_gradients(weighted_loss, variables, tape=tape)
+            # States only: reading results inside the loop would synchronise the replicas.
+            self._update_metrics(y_micro, y_pred, weight_micro)
+            gradients = [
+                total if g is None else total + tf.convert_to_tensor(g)  # embedding rows come as IndexedSlices
+                for total, (g, _) in zip(gradients, micro_gradients)
+            ]
+            return step + 1, gradients
+
+        _, gradients = tf.while_loop(
+            lambda step, _: step < num_micro,
+            accumulate,
+            (tf.constant(0), [tf.zeros_like(variable) for variable in variables]),
+        )
+        return gradients
+
+    def compute_metrics(self, x, y, y_pred, sample_weight):
+        self._update_metrics(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def _update_metrics(self, y, y_pred, sample_weight):
+        """Updates the compiled metrics on labelled positions only."""
+        mask = tf.cast(tf.not_equal(y, self.ignore_index), tf.float32)  # (batch, seq_len)
+        if sample_weight is not None:
+            weight = tf.cast(sample_weight, tf.float32)
+            mask = mask * (weight[:, tf.newaxis] if weight.shape.rank == 1 else weight)
+        self.compiled_metrics.update_state(tf.maximum(y, 0), y_pred, mask)
 
     # --- Config and saving --------------------------------------------------------------
 

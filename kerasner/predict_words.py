@@ -1,6 +1,7 @@
 """Model predictions read back at word level."""
 
 import numpy as np
+import tensorflow as tf
 
 
 def predict_words(model, features, batch_size=64, return_scores=False):
@@ -22,8 +23,12 @@ def predict_words(model, features, batch_size=64, return_scores=False):
     """
     window_ids = [None] * len(features)
     window_scores = [None] * len(features) if return_scores else None
+    predict = model.predict_on_batch
+    if isinstance(getattr(model, "distribute_strategy", None), tf.distribute.MultiWorkerMirroredStrategy):
+        # predict_on_batch would shard each batch across the workers; every worker predicts all of it.
+        predict = lambda x: model(x, training=False)  # noqa: E731
     for x, _, indices in features.batches(batch_size, shuffle=False):
-        logits = np.asarray(model.predict_on_batch(x), dtype=np.float32)  # (batch, length, num_labels)
+        logits = np.asarray(predict(x), dtype=np.float32)  # (batch, length, num_labels)
         ids = logits.argmax(-1)
         if return_scores:
             shifted = np.exp(logits - logits.max(-1, keepdims=True))

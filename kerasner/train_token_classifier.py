@@ -6,6 +6,7 @@ from pathlib import Path
 import tf_keras as keras
 
 from kerasner.callbacks import BestModelCheckpoint, EntityF1Callback, ThroughputCallback
+from kerasner.distribution_strategy import is_chief
 from kerasner.warmup_linear_decay import create_optimizer
 
 
@@ -21,6 +22,8 @@ def train_token_classifier(
     warmup_ratio=0.1,
     weight_decay=0.01,
     lazy_embeddings=False,
+    gradient_accumulation_steps=1,
+    strategy=None,
     seed=42,
     patience=None,
     jit_compile=False,
@@ -33,6 +36,11 @@ def train_token_classifier(
     The run is resumable: it backs up model and optimizer state to `output_dir/backup` at every
     epoch end, and a run started again with the same `output_dir` after a crash or a kill goes on
     from the last completed epoch. `output_dir/history.csv` holds one row per epoch.
+
+    Under a `tf.distribute` strategy, build the model inside `strategy.scope()`; each global
+    batch of `batch_size` windows is split across the replicas, and with several workers only the
+    chief writes the best model and the history (every worker scores entities, so early stopping
+    agrees everywhere).
 
     Args:
         model: a `BertTokenClassifier`.
@@ -47,6 +55,12 @@ def train_token_classifier(
         weight_decay: float. Defaults to `0.01`.
         lazy_embeddings: bool. Update only the embedding rows each batch uses (`LazyAdamW`).
             Defaults to False.
+        gradient_accumulation_steps: int. Run each optimizer step as this many batches of
+            `batch_size` (or `max_tokens`) one after the other and sum their gradients: the
+            effective batch is this many times larger, the memory that of one batch. Defaults
+            to `1`.
+        strategy: a `tf.distribute.Strategy` or None. Must be the strategy whose scope the model
+            was built in; None uses the model's. Defaults to None.
         seed: int. Seeds batch order and dropout. Defaults to `42`.
         patience: int or None. Epochs without improvement of entity F1 before stopping; None
             trains every epoch. Defaults to None.
@@ -58,38 +72,61 @@ def train_token_classifier(
     Returns:
         The `History` of `fit`, with the `EntityF1Callback` as `history.entity_f1`.
     """
+    if strategy is None:
+        strategy = model.distribute_strategy
+    elif strategy is not model.distribute_strategy:
+        raise ValueError(
+            "The model was not built under `strategy.scope()`; build it there so that its weights "
+            f"are placed by the strategy. Received: strategy={type(strategy).__name__}, model built "
+            f"under {type(model.distribute_strategy).__name__}"
+        )
+    if isinstance(gradient_accumulation_steps, bool) or not isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 1:
+        raise ValueError(
+            "`gradient_accumulation_steps` must be a positive int. "
+            f"Received: gradient_accumulation_steps={gradient_accumulation_steps!r}"
+        )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     if not model.built:  # BackupAndRestore restores into built weights
-        model(model.dummy_inputs(), training=False)
+        with strategy.scope():
+            model(model.dummy_inputs(), training=False)
+    # One optimizer step takes `gradient_accumulation_steps` batches, run as micro-batches.
+    step_batch_size = batch_size * gradient_accumulation_steps
+    step_max_tokens = None if max_tokens is None else max_tokens * gradient_accumulation_steps
     if max_tokens is None:
-        steps_per_epoch = math.ceil(len(train_features) / batch_size)
+        steps_per_epoch = math.ceil(len(train_features) / step_batch_size)
     else:
-        steps_per_epoch = len(train_features.batch_plan(batch_size, shuffle=True, seed=seed, max_tokens=max_tokens))
-    model.compile(
-        create_optimizer(
-            learning_rate,
-            total_steps=max(epochs * steps_per_epoch, 1),
-            warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay,
-            lazy=lazy_embeddings,
-        ),
-        jit_compile=jit_compile,
-    )
+        steps_per_epoch = len(
+            train_features.batch_plan(step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens)
+        )
+    with strategy.scope():
+        model.compile(
+            create_optimizer(
+                learning_rate,
+                total_steps=max(epochs * steps_per_epoch, 1),
+                warmup_ratio=warmup_ratio,
+                weight_decay=weight_decay,
+                lazy=lazy_embeddings,
+            ),
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            jit_compile=jit_compile,
+        )
+    chief = is_chief(strategy)
     backup = output_dir / "backup"
     history_file = output_dir / "history.csv"
     resuming = backup.is_dir() and any(backup.iterdir())
     if not resuming and history_file.exists():
         history_file.unlink()  # a new run; the rows of an earlier, finished run are not its history
-    entity_f1 = EntityF1Callback(validation_features, mode=mode, verbose=verbose)
+    entity_f1 = EntityF1Callback(validation_features, mode=mode, verbose=verbose if chief else 0)
     run_callbacks = [
         ThroughputCallback(train_features.lengths.sum()),
         entity_f1,
         BestModelCheckpoint(output_dir / "best", resume=resuming, verbose=verbose),
-        keras.callbacks.CSVLogger(str(history_file), append=True),
-        keras.callbacks.BackupAndRestore(str(backup)),
+        keras.callbacks.BackupAndRestore(str(backup)),  # handles several workers itself
     ]
+    if chief:
+        run_callbacks.insert(3, keras.callbacks.CSVLogger(str(history_file), append=True))
     if patience is not None:
         run_callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -97,10 +134,10 @@ def train_token_classifier(
             )
         )
     history = model.fit(
-        train_features.to_dataset(batch_size, shuffle=True, seed=seed, max_tokens=max_tokens),
+        train_features.to_dataset(step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens),
         epochs=epochs,
         callbacks=run_callbacks + list(callbacks),
-        verbose=verbose,
+        verbose=verbose if chief else 0,
     )
     if backup.is_dir() and not any(backup.iterdir()):
         backup.rmdir()

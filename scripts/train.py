@@ -63,6 +63,11 @@ def build_parser():
     training.add_argument("--config", help="JSON file of training values (e.g. the tuner's best_hyperparameters.json); flags given on the command line win.")
     training.add_argument("--seed", type=int, default=42, help="Seed of the split, the batch order and the weights. Defaults to 42.")
     training.add_argument("--lazy-embeddings", action="store_true", help="Update only the embedding rows each batch uses (LazyAdamW); faster steps on CPU.")
+    training.add_argument("--gradient-accumulation", type=int, default=1, metavar="N", help="Run each optimizer step as N batches of --batch-size, one after the other, summing their gradients: an effective batch N times larger in the memory of one. Defaults to 1.")
+    scale = parser.add_argument_group("devices")
+    scale.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker", "tpu"], help="tf.distribute strategy: default (one device), mirrored (every local GPU), multiworker (workers listed in TF_CONFIG) or tpu. --batch-size is the global batch, split across replicas. Defaults to default.")
+    scale.add_argument("--tpu", help="TPU name or address for --strategy tpu. Defaults to the TPU of this VM.")
+    scale.add_argument("--mixed-precision", nargs="?", const="auto", default="off", choices=["auto", "float16", "bfloat16", "off"], help="Compute in half precision with float32 weights, logits and loss (loss scaling for float16). Without a value: bfloat16 on a TPU, float16 on a GPU. Defaults to off.")
     training.add_argument("--jit", action="store_true", help="Compile the training step with XLA (measure first: slower on CPU).")
     training.add_argument("--strict", action="store_true", help="Score entities in seqeval's strict IOB2 mode instead of the conlleval-compatible default.")
     parser.add_argument("--output", default="runs/train", help="Output folder. Defaults to runs/train.")
@@ -104,17 +109,26 @@ def run(args):
     from kerasner.run_setup import load_model, load_splits, max_model_length
 
     started = time.perf_counter()
+    # Several workers must create their strategy before anything else runs on TensorFlow.
+    strategy = kerasner.distribution_strategy(args.strategy, tpu=args.tpu)
+    chief = kerasner.is_chief(strategy)
+    if args.strategy != "default":
+        print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas; global batch {values['batch_size']}")
+    if args.mixed_precision != "off":
+        print(f"mixed precision: {kerasner.set_mixed_precision(args.mixed_precision)}")
     output = Path(args.output)
     train, validation, labels, data_stats = load_splits(
         args.data, args.train, args.validation, args.format, args.scheme, args.validation_size, args.seed
     )
     output.mkdir(parents=True, exist_ok=True)
-    kerasner.write_sentences(validation, output / "validation.jsonl")
+    if chief:
+        kerasner.write_sentences(validation, output / "validation.jsonl")
     print(
         f"data: {data_stats['train_sentences']:,} training and {data_stats['validation_sentences']:,} validation "
         f"sentences, {len(labels)} labels, read in {data_stats['read_seconds']:.1f} s"
     )
-    model = load_model(args.model, train, labels, dropout=values["dropout"], seed=args.seed)
+    with strategy.scope():
+        model = load_model(args.model, train, labels, dropout=values["dropout"], seed=args.seed)
     preprocessor = kerasner.TokenClassificationPreprocessor(
         model.tokenizer,
         model.labels,
@@ -144,12 +158,18 @@ def run(args):
         warmup_ratio=values["warmup_ratio"],
         weight_decay=values["weight_decay"],
         lazy_embeddings=args.lazy_embeddings,
+        gradient_accumulation_steps=args.gradient_accumulation,
+        strategy=strategy,
         seed=args.seed,
         patience=args.patience,
         jit_compile=args.jit,
         mode="strict" if args.strict else "default",
         verbose=args.verbose,
     )
+    if not chief:
+        f1 = history.history["val_entity_f1"][-1]
+        print(f"training done, last validation entity F1 {f1:.4f}; the chief worker writes the model and the report")
+        return 0
     best = kerasner.BertTokenClassifier.from_pretrained(output / "best")
     result = evaluate_features(best, validation_features)
     (output / "report.txt").write_text(result["report"])

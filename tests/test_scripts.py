@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tf_keras
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -44,6 +45,19 @@ def test_train_writes_model_metrics_and_report(tmp_path, capsys):
     assert metrics["train_sentences"] == 320 and metrics["validation_sentences"] == 80
     assert metrics["train_tokens_per_second"] > 0
     assert "validation entity F1" in capsys.readouterr().out
+
+
+def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys):
+    argv = ["--output", str(tmp_path / "run"), "--epochs", "1", "--verbose", "0", "--gradient-accumulation", "2"]
+    argv += ["--mixed-precision", "bfloat16", "--strategy", "mirrored"]
+    try:
+        assert train.main(argv) == 0
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
+    out = capsys.readouterr().out
+    assert "mixed precision: mixed_bfloat16" in out and "MirroredStrategy, 1 replicas" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert 0.0 <= metrics["entity"]["f1"] <= 1.0
 
 
 @pytest.mark.parametrize(

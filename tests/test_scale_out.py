@@ -1,0 +1,236 @@
+"""tf.distribute strategies, mixed precision and gradient accumulation."""
+
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+import transformers
+
+import kerasner
+from conftest import LABELS, random_batch
+
+HERE = Path(__file__).parent
+
+
+def no_dropout_model(vocab_size=60, seed=0):
+    keras.utils.set_random_seed(seed)
+    config = transformers.BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    model = kerasner.BertTokenClassifier(transformers.TFBertModel(config), labels=LABELS, dropout=0.0)
+    model(model.dummy_inputs())
+    return model
+
+
+def flat_weights(model):
+    return np.concatenate([w.numpy().ravel() for w in model.trainable_weights])
+
+
+@pytest.fixture
+def float32_after():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+# --- Gradient accumulation ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("steps", [3, 16])
+def test_accumulated_micro_batches_give_the_update_of_one_batch(steps):
+    # Windows of different lengths and label counts: micro-batch means must be weighted by
+    # their labelled positions to add up to the batch mean.
+    x, y = random_batch(batch=16, seq_len=12, seed=3)
+    updated = {}
+    for accumulation in (1, steps):
+        model = no_dropout_model()
+        # Plain SGD: the update is the gradient itself (Adam's first step, about lr * sign, would
+        # blow rounding up where a gradient is near 0).
+        model.compile(keras.optimizers.SGD(0.5), gradient_accumulation_steps=accumulation)
+        before = flat_weights(model)
+        logs = model.train_on_batch(x, y, return_dict=True)
+        updated[accumulation] = (flat_weights(model), logs)
+    (one, one_logs), (accumulated, accumulated_logs) = updated[1], updated[steps]
+    assert np.abs(one - before).max() > 1e-3  # the step moved the weights
+    np.testing.assert_allclose(accumulated, one, atol=2e-6)
+    assert accumulated_logs["token_accuracy"] == pytest.approx(one_logs["token_accuracy"], abs=1e-6)
+
+
+def test_unweighted_micro_batch_means_would_differ():
+    # The check above can fail: averaging the micro-batches' means (instead of weighting them by
+    # their labelled positions) moves the weights elsewhere on this batch.
+    x, y = random_batch(batch=16, seq_len=12, seed=3)
+    y[8:, 2:] = -100  # the second half has few labels
+    model = no_dropout_model()
+    model.compile(keras.optimizers.SGD(0.5), gradient_accumulation_steps=2)
+    model.train_on_batch(x, y)
+    weighted = flat_weights(model)
+    model = no_dropout_model()
+    model.compile(keras.optimizers.SGD(0.5))
+    model.train_on_batch({k: v[:8] for k, v in x.items()}, y[:8], sample_weight=np.full(8, 0.5))
+    model.train_on_batch({k: v[8:] for k, v in x.items()}, y[8:], sample_weight=np.full(8, 0.5))
+    assert np.abs(weighted - flat_weights(model)).max() > 1e-4
+
+
+def test_gradient_accumulation_must_be_a_positive_int():
+    model = no_dropout_model()
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        model.compile(gradient_accumulation_steps=0)
+
+
+def test_training_run_with_accumulation_takes_fewer_larger_steps(sample_features, tmp_path):
+    model, train, validation = sample_features
+    history = kerasner.train_token_classifier(
+        model, train, validation, tmp_path / "run", epochs=2, batch_size=8, gradient_accumulation_steps=3, verbose=0
+    )
+    steps_per_epoch = int(np.ceil(len(train) / 24))
+    assert int(model.optimizer.iterations.numpy()) == 2 * steps_per_epoch
+    assert np.isfinite(history.history["loss"]).all()
+    assert (tmp_path / "run" / "best" / "kerasner.json").is_file()
+
+
+# --- Mixed precision ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("precision", ["float16", "bfloat16"])
+def test_mixed_policy_keeps_logits_and_loss_in_float32(precision, float32_after):
+    assert kerasner.set_mixed_precision(precision) == f"mixed_{precision}"
+    model = no_dropout_model()
+    x, y = random_batch(batch=8, seq_len=12)
+    hidden = model.encode(x)
+    logits = model(x)
+    assert hidden.dtype == getattr(tf, precision)  # the encoder computes in half precision
+    assert logits.dtype == tf.float32
+    assert model.classifier.kernel.dtype == tf.float32
+    model.compile(kerasner.create_optimizer(1e-3))
+    if precision == "float16":
+        assert isinstance(model.optimizer, keras.mixed_precision.LossScaleOptimizer)
+    loss = model.compute_loss(x, tf.constant(y), logits, None)
+    assert loss.dtype == tf.float32
+    history = model.fit(x, y, batch_size=4, epochs=3, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_mixed_precision_with_accumulation_stays_finite(float32_after):
+    kerasner.set_mixed_precision("float16")
+    model = no_dropout_model()
+    model.compile(kerasner.create_optimizer(1e-3), gradient_accumulation_steps=2)
+    x, y = random_batch(batch=8, seq_len=12)
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_auto_precision_on_a_cpu_stays_float32(float32_after):
+    assert kerasner.set_mixed_precision("auto") == "float32"
+    with pytest.raises(ValueError, match="Unknown precision"):
+        kerasner.set_mixed_precision("half")
+
+
+# --- Strategies -----------------------------------------------------------------------------
+
+
+def test_mirrored_strategy_over_two_devices_matches_one_device(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(HERE / "distributed_run.py"), str(tmp_path)], capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    default, mirrored = result["default"], result["mirrored"]
+    assert (default["replicas"], mirrored["replicas"]) == (1, 2)
+    # One step on a batch whose replica halves hold 8x23 and 8x1 labels: the same update as
+    # on one device; tf-keras' plain average of the replicas' means would land elsewhere.
+    step = {name: np.array(weights) for name, weights in result["one_step"].items()}
+    np.testing.assert_allclose(step["mirrored"], step["default"], atol=1e-5)
+    np.testing.assert_allclose(step["mirrored_accumulated"], step["default"], atol=1e-5)
+    assert np.abs(step["mirrored_keras_average"] - step["default"]).max() > 1e-2
+    # Same loss trajectory and weights after a whole run. The logged loss is tf-keras' average
+    # of the replicas' means (the updates are exact), hence a looser tolerance than the weights.
+    np.testing.assert_allclose(mirrored["loss"], default["loss"], rtol=5e-3)
+    # (atol: attention key biases get no gradient, softmax ignores them; Adam turns noise into steps)
+    np.testing.assert_allclose(mirrored["weights"], default["weights"], rtol=1e-4, atol=1e-4)
+    assert mirrored["val_entity_f1"] == pytest.approx(default["val_entity_f1"], abs=1e-6)
+    # The callbacks ran once: one best model, one history row per epoch.
+    for run in ("default", "mirrored"):
+        assert result[run]["files"] == ["best", "history.csv"]
+        assert result[run]["history_rows"] == 4
+        assert json.loads((tmp_path / run / "best" / "checkpoint.json").read_text())["epoch"] >= 1
+
+
+def test_model_must_be_built_under_the_strategy(sample_features, tmp_path):
+    model, train, validation = sample_features
+    with pytest.raises(ValueError, match="strategy.scope"):
+        kerasner.train_token_classifier(
+            model, train, validation, tmp_path, strategy=tf.distribute.MirroredStrategy(["/cpu:0"]), verbose=0
+        )
+
+
+def test_strategy_names(monkeypatch):
+    assert kerasner.distribution_strategy("default") is tf.distribute.get_strategy()
+    assert kerasner.is_chief()
+    with pytest.raises(ValueError, match="Unknown strategy"):
+        kerasner.distribution_strategy("horovod")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        kerasner.distribution_strategy("multiworker")
+    monkeypatch.setenv("TF_CONFIG", "{cluster")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        kerasner.distribution_strategy("multiworker")
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
+    cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        argv = [sys.executable, str(HERE.parent / "scripts" / "train.py"), "--strategy", "multiworker"]
+        argv += ["--epochs", "2", "--output", str(tmp_path / f"worker{index}"), "--verbose", "0"]
+        workers.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    assert "MultiWorkerMirroredStrategy" in outputs[0][0] or "CollectiveAllReduceStrategy" in outputs[0][0]
+    assert "2 replicas" in outputs[0][0]
+    chief, other = tmp_path / "worker0", tmp_path / "worker1"
+    assert {"best", "history.csv", "metrics.json", "report.txt"} <= {p.name for p in chief.iterdir()}
+    assert not other.exists() or not any(other.iterdir())  # the other worker wrote nothing
+    rows = list(csv.DictReader((chief / "history.csv").open()))
+    assert len(rows) == 2
+    # Both workers scored the same weights: the same entity F1.
+    other_f1 = float(re.search(r"last validation entity F1 ([0-9.]+)", outputs[1][0]).group(1))
+    assert other_f1 == pytest.approx(float(rows[-1]["val_entity_f1"]), abs=1e-4)
+
+
+def test_accumulation_builds_an_unbuilt_model(tiny_encoder_dir):
+    model = kerasner.BertTokenClassifier.from_pretrained(tiny_encoder_dir, labels=LABELS)
+    model.compile(kerasner.create_optimizer(1e-3), gradient_accumulation_steps=2)
+    x, y = random_batch(batch=8, seq_len=12)
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert int(model.optimizer.iterations.numpy()) == 2
