@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import keras_tuner
+import tensorflow as tf
 import tf_keras as keras
 
 from kerasner.bert_token_classifier import BertTokenClassifier
@@ -65,6 +66,8 @@ class NerTuner(keras_tuner.Tuner):
         hyperparameters: `keras_tuner.HyperParameters` overrides. Defaults to None.
         directory, project_name: where trials are stored. Default to `"tuning"`, `"kerasner"`.
         overwrite: bool. Start afresh instead of resuming. Defaults to False.
+        **kwargs: passed to `keras_tuner.Tuner`, e.g. `distribution_strategy=` (each trial's
+            model is built under its scope).
 
     Example:
     ```python
@@ -113,7 +116,8 @@ class NerTuner(keras_tuner.Tuner):
         keras.backend.clear_session()
         gc.collect()
         hp = trial.hyperparameters
-        model = self.hypermodel.build(hp)
+        with (self.distribution_strategy or tf.distribute.get_strategy()).scope():
+            model = self.hypermodel.build(hp)
         try:
             return self.hypermodel.fit(
                 hp,

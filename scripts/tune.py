@@ -32,6 +32,7 @@ def build_parser():
     parser.add_argument("--learning-rate", type=float, nargs=2, metavar=("LOW", "HIGH"), help="Learning-rate range (log scale). Defaults to 1e-5 1e-4 (tiny: 1e-4 3e-3).")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="Batch sizes to try. Defaults to 16 32 64.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens. Defaults to the model's maximum.")
+    parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "tpu"], help="tf.distribute strategy of every trial: default (one device), mirrored (every local GPU) or tpu. Defaults to default.")
     parser.add_argument("--seed", type=int, default=42, help="Seed of the split and the search. Defaults to 42.")
     parser.add_argument("--output", default="runs/search", help="Output folder. Defaults to runs/search.")
     parser.add_argument("--overwrite", action="store_true", help="Start the search afresh instead of resuming it.")
@@ -74,6 +75,7 @@ def run(args):
     tuner = kerasner.NerTuner(
         hypermodel, args.tuner, max_trials=args.max_trials, max_epochs=args.epochs, seed=args.seed,
         directory=output, project_name="search", overwrite=args.overwrite,
+        distribution_strategy=kerasner.distribution_strategy(args.strategy),
     )
     print(f"searching {args.tuner}: {stats['train_sentences']:,} training, {stats['validation_sentences']:,} validation sentences")
     tuner.search(train_features, validation_features)

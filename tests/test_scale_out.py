@@ -154,7 +154,7 @@ def test_mirrored_strategy_over_two_devices_matches_one_device(tmp_path):
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     default, mirrored = result["default"], result["mirrored"]
     assert (default["replicas"], mirrored["replicas"]) == (1, 2)
-    # One step on a batch whose replica halves hold 8x23 and 8x1 labels: the same update as
+    # One step on a batch whose replica halves hold 8x24 and 8x1 labels: the same update as
     # on one device; tf-keras' plain average of the replicas' means would land elsewhere.
     step = {name: np.array(weights) for name, weights in result["one_step"].items()}
     np.testing.assert_allclose(step["mirrored"], step["default"], atol=1e-5)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import keras_tuner
 import pytest
+import tensorflow as tf
 
 import kerasner
 from search_run import tiny_setup
@@ -41,6 +42,7 @@ def test_hp_fixed_in_the_tuner_wins(setup, tmp_path):
     tuner = kerasner.NerTuner(
         kerasner.NerHyperModel(encoder_dir, labels, batch_size=[16]), "random", max_trials=1, seed=0,
         hyperparameters=fixed, directory=tmp_path,
+        distribution_strategy=tf.distribute.MirroredStrategy(["/cpu:0"]),  # trials built under its scope
     )
     tuner.search(train, validation)
     best = tuner.best_hyperparameters()
