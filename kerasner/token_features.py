@@ -158,7 +158,10 @@ class TokenFeatures:
         if max_tokens is None:
             num_batches = math.ceil(len(self) / batch_size)  # every pool but the last is whole batches
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
-        return dataset.prefetch(2)
+        # Several workers each generate the same seeded batches and keep their share of them.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return dataset.with_options(options).prefetch(2)
 
     def padding_overhead(self, batch_size=32, pad_to_multiple_of=8, seed=0, pool_batches=POOL_BATCHES, max_tokens=None):
         """Padded positions over real (non-pad) positions for one shuffled epoch of batches."""
