@@ -80,11 +80,6 @@ def train_token_classifier(
             f"are placed by the strategy. Received: strategy={type(strategy).__name__}, model built "
             f"under {type(model.distribute_strategy).__name__}"
         )
-    if isinstance(gradient_accumulation_steps, bool) or not isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 1:
-        raise ValueError(
-            "`gradient_accumulation_steps` must be a positive int. "
-            f"Received: gradient_accumulation_steps={gradient_accumulation_steps!r}"
-        )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)

@@ -33,7 +33,7 @@ def make_tokenizer(directory):
     return transformers.BertTokenizerFast(vocab_file=str(write_vocab(directory)), do_lower_case=True)
 
 
-def make_encoder(vocab_size, seed=0):
+def make_encoder(vocab_size, seed=0, dropout=0.1):
     tf_keras.utils.set_random_seed(seed)
     config = transformers.BertConfig(
         vocab_size=vocab_size,
@@ -42,6 +42,8 @@ def make_encoder(vocab_size, seed=0):
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=64,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     return transformers.TFBertModel(config)
 

@@ -18,24 +18,14 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import tf_keras as keras  # noqa: E402
-import transformers  # noqa: E402
 
 import kerasner  # noqa: E402
+from conftest import make_encoder  # noqa: E402
 
 
 def build(tokenizer, labels, model_class=kerasner.BertTokenClassifier):
-    keras.utils.set_random_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        hidden_dropout_prob=0.0,  # no dropout: the two runs must see the same function
-        attention_probs_dropout_prob=0.0,
-    )
-    model = model_class(transformers.TFBertModel(config), labels=labels, dropout=0.0)
+    # No dropout: the runs must compute the same function.
+    model = model_class(make_encoder(tokenizer.vocab_size, dropout=0.0), labels=labels, dropout=0.0)
     model(model.dummy_inputs())
     model.tokenizer = tokenizer
     return model

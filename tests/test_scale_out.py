@@ -13,27 +13,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
-import transformers
 
 import kerasner
-from conftest import LABELS, random_batch
+from conftest import LABELS, make_encoder, random_batch
 
 HERE = Path(__file__).parent
 
 
-def no_dropout_model(vocab_size=60, seed=0):
-    keras.utils.set_random_seed(seed)
-    config = transformers.BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    model = kerasner.BertTokenClassifier(transformers.TFBertModel(config), labels=LABELS, dropout=0.0)
+def no_dropout_model(vocab_size=60, seed=0, model_class=kerasner.BertTokenClassifier):
+    """A tiny classifier without dropout anywhere: two runs see the same function."""
+    model = model_class(make_encoder(vocab_size, seed, dropout=0.0), labels=LABELS, dropout=0.0)
     model(model.dummy_inputs())
     return model
 
