@@ -50,7 +50,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget"], help="Recipes to run; kerasner-jit compiles with XLA, -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW). Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16"], help="Recipes to run; kerasner-jit compiles with XLA, -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
     speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
@@ -65,6 +65,7 @@ def build_parser():
     quality.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
     quality.add_argument("--learning-rate", type=float, default=5e-5, help="Peak learning rate of both recipes. Defaults to 5e-5.")
     quality.add_argument("--limit", type=int, help="Use only this many training sentences (a quick check).")
+    quality.add_argument("--mixed-precision", choices=["float16", "bfloat16"], help="Train kerasner under this mixed-precision policy. Defaults to float32.")
     quality.add_argument("--lazy-embeddings", action="store_true", help="Train kerasner with LazyAdamW (only the embedding rows a batch uses are updated).")
     quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions instead of --batch-size.")
     quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models. Defaults to runs/benchmark-quality.")
@@ -122,16 +123,16 @@ def data_command(args):
     return 0
 
 
-def matmul_flops_per_second(hidden, intermediate, rows=1024, repeats=50):
-    """FLOP/s of a (rows x hidden) @ (hidden x intermediate) float32 matmul on this machine.
+def matmul_flops_per_second(hidden, intermediate, rows=1024, repeats=50, dtype="float32"):
+    """FLOP/s of a (rows x hidden) @ (hidden x intermediate) matmul in `dtype` on this machine.
 
     `rows` is about one batch of tokens (32 sentences of ~32 sub-tokens). The operands are
     variables, so graph optimisation cannot fold the product away.
     """
     import tensorflow as tf
 
-    a = tf.Variable(tf.random.normal((rows, hidden)))
-    b = tf.Variable(tf.random.normal((hidden, intermediate)))
+    a = tf.Variable(tf.cast(tf.random.normal((rows, hidden)), dtype))
+    b = tf.Variable(tf.cast(tf.random.normal((hidden, intermediate)), dtype))
     step = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
     step()
     best = float("inf")
@@ -211,6 +212,11 @@ def speed_command(args):
     print(f"{len(picked)} sentences, batch {args.batch_size}, {num_batches} batches ({args.warmup_batches} warm-up); "
           f"encoder {args.layers} layers x {args.hidden}; matmul {flops / 1e9:.1f} GFLOP/s, "
           f"{per_token / 1e6:.1f} MFLOP per training token: ceiling {ceiling:,.0f} real tokens/s")
+    bf16_ceiling = None
+    if any(recipe.endswith("-bf16") for recipe in args.recipes):
+        bf16_flops = matmul_flops_per_second(args.hidden, args.intermediate, dtype="bfloat16")
+        bf16_ceiling = bf16_flops / per_token
+        print(f"bfloat16 matmul {bf16_flops / 1e9:.1f} GFLOP/s: bfloat16 ceiling {bf16_ceiling:,.0f} real tokens/s")
 
     for recipe in args.recipes:
         keras.backend.clear_session()
@@ -240,6 +246,8 @@ def speed_command(args):
             optimizer, _ = transformers.create_optimizer(5e-5, num_train_steps=num_batches, num_warmup_steps=num_batches // 10)
             model.compile(optimizer=optimizer)  # the model's own -100 loss
         else:
+            # -bf16: mixed_bfloat16 (bfloat16 compute, float32 weights, head and loss).
+            keras.mixed_precision.set_global_policy("mixed_bfloat16" if recipe.endswith("-bf16") else "float32")
             model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels)
             features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.endswith("-budget") else None
@@ -249,6 +257,7 @@ def speed_command(args):
             optimizer = kerasner.create_optimizer(5e-5, total_steps=len(batches), lazy="-lazy" in recipe)
             model.compile(optimizer, jit_compile=recipe == "kerasner-jit")
         seconds, real = timed_fit(model, batches, args.warmup_batches)
+        keras.mixed_precision.set_global_policy("float32")
         positions = sum(x["input_ids"].size for x, _ in batches[args.warmup_batches :])
         results[recipe] = {
             "real_tokens_per_second": real / seconds,
@@ -260,12 +269,16 @@ def speed_command(args):
               f"{real / seconds / ceiling:.0%} of ceiling)")
         del model
     summary = {"ceiling_real_tokens_per_second": ceiling, "matmul_flops_per_second": flops, "flops_per_token": per_token}
+    if bf16_ceiling is not None:
+        summary["bfloat16_ceiling_real_tokens_per_second"] = bf16_ceiling
     ratios = {}
     for name in [r for r in results if r.startswith("kerasner")]:
         for other in ("tutorial", "hf"):
             if other in results:
                 ratios[f"{name}_vs_{other}"] = results[name]["real_tokens_per_second"] / results[other]["real_tokens_per_second"]
         ratios[f"{name}_share_of_ceiling"] = results[name]["real_tokens_per_second"] / ceiling
+        if name.endswith("-bf16"):
+            ratios[f"{name}_share_of_bfloat16_ceiling"] = results[name]["real_tokens_per_second"] / bf16_ceiling
     for key, value in ratios.items():
         print(f"{key}: {value:.2f}" + ("" if "share" in key else "x"))
     if args.inference_sentences:
@@ -405,6 +418,7 @@ def quality_command(args):
             keras.backend.clear_session()
             start = time.perf_counter()
             if recipe == "kerasner":
+                kerasner.set_mixed_precision(args.mixed_precision or "off")
                 model = kerasner.BertTokenClassifier.from_pretrained(args.model, labels=labels)
                 preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels)
                 train_features, validation_features = preprocessor(train), preprocessor(validation)
@@ -415,6 +429,7 @@ def quality_command(args):
                 )
                 scores = history.entity_f1.history[-1]  # the last epoch, as for the other recipe
                 del model
+                kerasner.set_mixed_precision("off")
             else:
                 scores = hf_recipe_scores(args.model, train, validation, labels, epochs, args.batch_size, args.learning_rate, 42)
             seconds = time.perf_counter() - start
