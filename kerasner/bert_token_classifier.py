@@ -280,6 +280,7 @@ class BertTokenClassifier(keras.Model):
         steps = self.gradient_accumulation_steps
         micro_size = (batch_size + steps - 1) // steps
         num_micro = (batch_size + micro_size - 1) // micro_size  # every micro-batch non-empty
+
         # tf-keras does not run train_step through AutoGraph: an explicit while loop.
         def accumulate(step, gradients):
             part = lambda t: None if t is None else t[step * micro_size : (step + 1) * micro_size]  # noqa: E731
