@@ -97,7 +97,7 @@ def test_training_run_with_accumulation_takes_fewer_larger_steps(sample_features
 
 
 @pytest.mark.parametrize("precision", ["float16", "bfloat16"])
-def test_mixed_policy_keeps_logits_and_loss_in_float32(precision, float32_after):
+def test_mixed_policy_keeps_logits_and_loss_in_float32(precision, float32_after, tmp_path):
     assert kerasner.set_mixed_precision(precision) == f"mixed_{precision}"
     model = no_dropout_model()
     x, y = random_batch(batch=8, seq_len=12)
@@ -114,6 +114,12 @@ def test_mixed_policy_keeps_logits_and_loss_in_float32(precision, float32_after)
     history = model.fit(x, y, batch_size=4, epochs=3, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert history.history["loss"][-1] < history.history["loss"][0]
+    # Weights stay float32: a model saved under the policy loads in float32 and predicts alike.
+    model.save_pretrained(tmp_path / "saved")
+    keras.mixed_precision.set_global_policy("float32")
+    restored = kerasner.BertTokenClassifier.from_pretrained(tmp_path / "saved")
+    np.testing.assert_allclose(restored(x).numpy(), model(x).numpy(), atol=0.05)
+    assert (restored(x).numpy().argmax(-1) == model(x).numpy().argmax(-1)).mean() > 0.95
 
 
 def test_mixed_precision_with_accumulation_stays_finite(float32_after):
