@@ -8,6 +8,7 @@ from kerasner.distribution_strategy import distribution_strategy, is_chief
 from kerasner.entity_predictor import EntityPredictor
 from kerasner.entity_scores import entity_scores
 from kerasner.lazy_adam_w import LazyAdamW
+from kerasner.malloc_thresholds import restore_malloc_thresholds
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
 from kerasner.mixed_precision import set_mixed_precision
 from kerasner.predict_words import predict_words
@@ -51,6 +52,7 @@ __all__ = [
     "labels_from_tags",
     "predict_words",
     "read_sentences",
+    "restore_malloc_thresholds",
     "sample_data_path",
     "set_mixed_precision",
     "to_iob2",

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from kerasner.malloc_thresholds import restore_malloc_thresholds
+
 # Batches per shuffling pool. Sorting by length inside bigger pools pads less but makes batches
 # less alike the whole data set, which slows learning (measured in the README).
 POOL_BATCHES = 16
@@ -144,6 +146,7 @@ class TokenFeatures:
         model.fit(features.to_dataset(32), epochs=3)
         ```
         """
+        restore_malloc_thresholds()  # from_generator would make every large tensor a fresh mmap
         epochs = itertools.count()
 
         def generate():
