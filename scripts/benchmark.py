@@ -50,7 +50,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16"], help="Recipes to run; kerasner-jit compiles with XLA, -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16", "kerasner-tf-malloc"], help="Recipes to run; kerasner-jit compiles with XLA, -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
     speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
@@ -179,7 +179,11 @@ def speed_command(args):
     import transformers
 
     import kerasner
+    from kerasner.malloc_thresholds import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
 
+    malloc_restored = kerasner.restore_malloc_thresholds()  # every recipe here is fed by from_generator
+    if "kerasner-tf-malloc" in args.recipes and not malloc_restored:
+        raise ValueError("kerasner-tf-malloc needs glibc's mallopt (Linux with glibc)")
     rng = np.random.default_rng(args.seed)
     sentences = kerasner.read_sentences(args.data)
     picked = [sentences[i] for i in sorted(rng.choice(len(sentences), size=min(args.sentences, len(sentences)), replace=False))]
@@ -256,7 +260,11 @@ def speed_command(args):
                 batches = batches[:num_batches]
             optimizer = kerasner.create_optimizer(5e-5, total_steps=len(batches), lazy="-lazy" in recipe)
             model.compile(optimizer, jit_compile=recipe == "kerasner-jit")
+        if recipe.endswith("-tf-malloc"):
+            set_malloc_thresholds(128 * 1024, 128 * 1024)
         seconds, real = timed_fit(model, batches, args.warmup_batches)
+        if malloc_restored:
+            set_malloc_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
         keras.mixed_precision.set_global_policy("float32")
         positions = sum(x["input_ids"].size for x, _ in batches[args.warmup_batches :])
         results[recipe] = {
@@ -400,6 +408,7 @@ def quality_command(args):
         raise ValueError("Pass --data-dir (or set KERASNER_DATA_DIR) to a folder with gmb/ and wnut17/")
     if not args.model:
         raise ValueError("Pass --model (or set KERASNER_MODEL_DIR): a pretrained encoder folder or hub name")
+    kerasner.restore_malloc_thresholds()  # the transformers recipe is fed by from_generator too
     data_dir = Path(args.data_dir)
     results = {}
     for dataset in args.datasets:
