@@ -7,6 +7,7 @@ from kerasner.data_format_error import DataFormatError
 from kerasner.distribution_strategy import distribution_strategy, is_chief
 from kerasner.entity_predictor import EntityPredictor
 from kerasner.entity_scores import entity_scores
+from kerasner.fused_adam_w import FusedAdamW
 from kerasner.lazy_adam_w import LazyAdamW
 from kerasner.malloc_thresholds import restore_malloc_thresholds
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
@@ -32,6 +33,7 @@ __all__ = [
     "BertTokenClassifier",
     "DataFormatError",
     "EntityPredictor",
+    "FusedAdamW",
     "LazyAdamW",
     "MaskedSparseCategoricalCrossentropy",
     "NerHyperModel",

@@ -3,12 +3,14 @@
 import tensorflow as tf
 import tf_keras as keras
 
+from kerasner.fused_adam_w import FusedAdamW
+
 
 @keras.saving.register_keras_serializable(package="kerasner")
-class LazyAdamW(keras.optimizers.AdamW):
+class LazyAdamW(FusedAdamW):
     """AdamW whose sparse updates (embedding lookups) touch only the rows in the batch.
 
-    For a dense gradient the update is exactly AdamW's. For a sparse gradient (the word
+    For a dense gradient the update is exactly AdamW's (`FusedAdamW`'s fused kernel). For a sparse gradient (the word
     embeddings' `IndexedSlices`) the moments, the weight decay and the step are applied to the
     looked-up rows only, as TensorFlow Addons' LazyAdam does; rows a batch does not use keep their
     moments and are not decayed that step. tf-keras' AdamW instead rewrites the whole table and

@@ -69,6 +69,9 @@ def create_optimizer(
 ):
     """AdamW with the BERT fine-tuning schedule; no weight decay on biases and LayerNorm.
 
+    The optimizer is `FusedAdamW` (tf-keras' AdamW computed in place by one fused kernel), or
+    with `lazy=True` `LazyAdamW`.
+
     Args:
         learning_rate: float. Peak learning rate. Defaults to `5e-5`.
         total_steps: int or None. Optimizer steps of the run; `None` keeps the rate constant.
@@ -77,7 +80,8 @@ def create_optimizer(
         weight_decay: float. Decoupled weight decay. Defaults to `0.01`.
         end_learning_rate: float. Rate at the last step. Defaults to `0.0`.
         lazy: bool. Update only the embedding rows each batch uses (`LazyAdamW`). Defaults to False.
-        **kwargs: passed to `tf_keras.optimizers.AdamW` (e.g. `epsilon`, `clipnorm`).
+        **kwargs: passed to the optimizer, as to `tf_keras.optimizers.AdamW` (e.g. `epsilon`,
+            `clipnorm`).
 
     Example:
     ```python
@@ -95,9 +99,10 @@ def create_optimizer(
             warmup_steps=int(round(warmup_ratio * int(total_steps))),
             end_learning_rate=end_learning_rate,
         )
+    from kerasner.fused_adam_w import FusedAdamW
     from kerasner.lazy_adam_w import LazyAdamW
 
-    optimizer_class = LazyAdamW if lazy else keras.optimizers.AdamW
+    optimizer_class = LazyAdamW if lazy else FusedAdamW
     optimizer = optimizer_class(learning_rate=rate, weight_decay=weight_decay, **kwargs)
     optimizer.exclude_from_weight_decay(var_names=["LayerNorm", "layer_norm", "bias"])
     return optimizer

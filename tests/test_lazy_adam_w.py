@@ -23,7 +23,7 @@ def test_matches_adamw_on_touched_rows_and_leaves_the_others():
     gradients = [sparse([1, 3, 3], 0), sparse([3, 1], 1)]
     lazy_table, lazy_dense = two_steps(kerasner.LazyAdamW(0.1, weight_decay=0.05), gradients)
     full_table, full_dense = two_steps(keras.optimizers.AdamW(0.1, weight_decay=0.05), gradients)
-    np.testing.assert_allclose(lazy_dense, full_dense, rtol=1e-6)  # dense gradients: AdamW exactly
+    np.testing.assert_allclose(lazy_dense, full_dense, rtol=1e-5)  # dense gradients: AdamW (fused kernel)
     np.testing.assert_allclose(lazy_table[[1, 3]], full_table[[1, 3]], rtol=1e-5)
     untouched = [0, 2, 4, 5]
     np.testing.assert_array_equal(lazy_table[untouched], np.arange(24, dtype="float32").reshape(6, 4)[untouched] / 10)
