@@ -50,7 +50,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16", "kerasner-tf-malloc"], help="Recipes to run; kerasner-jit compiles with XLA, -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw"], help="Recipes to run; kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
     speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
@@ -259,6 +259,9 @@ def speed_command(args):
             if budget is None:
                 batches = batches[:num_batches]
             optimizer = kerasner.create_optimizer(5e-5, total_steps=len(batches), lazy="-lazy" in recipe)
+            if recipe == "kerasner-keras-adamw":  # the same schedule and decay, tf-keras' update step
+                optimizer = keras.optimizers.AdamW(learning_rate=optimizer.learning_rate, weight_decay=0.01)
+                optimizer.exclude_from_weight_decay(var_names=["LayerNorm", "layer_norm", "bias"])
             model.compile(optimizer, jit_compile=recipe == "kerasner-jit")
         if recipe.endswith("-tf-malloc"):
             set_malloc_thresholds(128 * 1024, 128 * 1024)
