@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import tf_keras
 
+import kerasner
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
@@ -87,3 +89,18 @@ def test_unknown_format_exits_non_zero_without_traceback():
     )
     assert result.returncode == 2
     assert "invalid choice: 'tsv'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
+    output = tmp_path / "speed.json"
+    status = benchmark.main(
+        ["speed", "--data", str(kerasner.sample_data_path()), "--sentences", "64", "--batch-size", "8",
+         "--warmup-batches", "2", "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64",
+         "--recipes", "hf", "kerasner", "kerasner-keras-adamw", "kerasner-tf-malloc", "--inference-sentences", "0",
+         "--output", str(output)]
+    )
+    assert status == 0
+    results = json.loads(output.read_text())
+    assert set(results["recipes"]) == {"hf", "kerasner", "kerasner-keras-adamw", "kerasner-tf-malloc"}
+    assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
+    assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
