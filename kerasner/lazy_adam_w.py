@@ -10,10 +10,10 @@ from kerasner.fused_adam_w import FusedAdamW
 class LazyAdamW(FusedAdamW):
     """AdamW whose sparse updates (embedding lookups) touch only the rows in the batch.
 
-    For a dense gradient the update is exactly AdamW's (`FusedAdamW`'s fused kernel). For a sparse gradient (the word
-    embeddings' `IndexedSlices`) the moments, the weight decay and the step are applied to the
-    looked-up rows only, as TensorFlow Addons' LazyAdam does; rows a batch does not use keep their
-    moments and are not decayed that step. tf-keras' AdamW instead rewrites the whole table and
+    For a dense gradient the update is AdamW's, by `FusedAdamW`'s fused kernel. For a sparse
+    gradient (the word embeddings' `IndexedSlices`) the moments, the weight decay and the step are
+    applied to the looked-up rows only, as TensorFlow Addons' LazyAdam does; rows a batch does not
+    use keep their moments and are not decayed that step. tf-keras' AdamW instead rewrites the whole table and
     both moment tables every step: for a BERT vocabulary that is 11.7M weights of the 22.7M in a
     6-layer 384-wide encoder, a large fixed cost per step on a CPU.
 

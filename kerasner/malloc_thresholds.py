@@ -1,6 +1,7 @@
 """Keeps glibc reusing freed memory for tensors after TensorFlow's generator-dataset setting."""
 
 import ctypes
+import functools
 import logging
 import platform
 import threading
@@ -17,7 +18,13 @@ MMAP_THRESHOLD = 32 * 1024 * 1024
 TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
 
 _lock = threading.Lock()
-_restored = False
+_restored = None  # the outcome, once tried
+
+
+@functools.cache
+def uses_glibc():
+    """Whether this process runs on glibc, whose `mallopt` the thresholds are set with."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
 def restore_malloc_thresholds():
@@ -37,9 +44,10 @@ def restore_malloc_thresholds():
     """
     global _restored
     with _lock:
-        if _restored:
-            return True
-        if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        if _restored is not None:
+            return _restored
+        if not uses_glibc():
+            _restored = False
             return False
         # TensorFlow applies its setting once per process, at the first generator iterator.
         iter(tf.data.Dataset.from_generator(lambda: iter(()), output_signature=tf.TensorSpec((), tf.int32)))

@@ -58,6 +58,10 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+# Weights whose names hold these are not decayed: biases and LayerNorm, as in BERT's recipe.
+NO_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+
+
 def create_optimizer(
     learning_rate=5e-5,
     total_steps=None,
@@ -104,5 +108,5 @@ def create_optimizer(
 
     optimizer_class = LazyAdamW if lazy else FusedAdamW
     optimizer = optimizer_class(learning_rate=rate, weight_decay=weight_decay, **kwargs)
-    optimizer.exclude_from_weight_decay(var_names=["LayerNorm", "layer_norm", "bias"])
+    optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
     return optimizer

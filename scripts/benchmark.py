@@ -180,6 +180,7 @@ def speed_command(args):
 
     import kerasner
     from kerasner.malloc_thresholds import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
+    from kerasner.warmup_linear_decay import NO_WEIGHT_DECAY
 
     malloc_restored = kerasner.restore_malloc_thresholds()  # every recipe here is fed by from_generator
     if "kerasner-tf-malloc" in args.recipes and not malloc_restored:
@@ -260,13 +261,14 @@ def speed_command(args):
                 batches = batches[:num_batches]
             optimizer = kerasner.create_optimizer(5e-5, total_steps=len(batches), lazy="-lazy" in recipe)
             if recipe == "kerasner-keras-adamw":  # the same schedule and decay, tf-keras' update step
-                optimizer = keras.optimizers.AdamW(learning_rate=optimizer.learning_rate, weight_decay=0.01)
-                optimizer.exclude_from_weight_decay(var_names=["LayerNorm", "layer_norm", "bias"])
+                optimizer = keras.optimizers.AdamW(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
+                optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
             model.compile(optimizer, jit_compile=recipe == "kerasner-jit")
-        if recipe.endswith("-tf-malloc"):
+        tf_malloc = recipe.endswith("-tf-malloc")
+        if tf_malloc:
             set_malloc_thresholds(128 * 1024, 128 * 1024)
         seconds, real = timed_fit(model, batches, args.warmup_batches)
-        if malloc_restored:
+        if tf_malloc:
             set_malloc_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
         keras.mixed_precision.set_global_policy("float32")
         positions = sum(x["input_ids"].size for x, _ in batches[args.warmup_batches :])

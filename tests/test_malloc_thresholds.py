@@ -1,7 +1,6 @@
 """TensorFlow's from_generator malloc setting, and kerasner undoing it, seen in page faults."""
 
 import os
-import platform
 import subprocess
 import sys
 
@@ -9,10 +8,9 @@ import pytest
 
 import kerasner
 from kerasner import token_features
+from kerasner.malloc_thresholds import uses_glibc
 
-glibc_only = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's"
-)
+glibc_only = pytest.mark.skipif(not uses_glibc(), reason="mallopt is glibc's")
 
 # Minor page faults of 50 allocations of 2 MiB, each freed at once: ~512 each when every one is a
 # fresh mmap, none once freed memory is reused.
