@@ -1,5 +1,6 @@
 """BERT encoder + token-classification head, as a tf-keras Model."""
 
+import inspect
 import json
 import logging
 from collections.abc import Mapping
@@ -50,6 +51,22 @@ def _encoder_class(class_name):
             f"'TFBertModel'. Received: {class_name!r}"
         )
     return encoder_class
+
+
+def embed_tokens(table, input_ids):
+    """Rows of the embedding variable `table` for `input_ids`, gathered from a dense read.
+
+    `tf.gather` on the variable itself runs TensorFlow's ResourceGather, which puts the variable
+    in copy-on-read mode for good: from then on every dense read or update of the whole table
+    copies it (30,522 x 384 floats are 47 MB) — the optimizer's weight decay and Adam update do
+    three such copies a step. A gather from the read value has the same result and the same
+    sparse (IndexedSlices) gradient, and leaves the variable updatable in place.
+    """
+    rows = tf.shape(table, out_type=input_ids.dtype)[0]
+    tf.debugging.assert_less(
+        input_ids, rows, message=f"input_ids must be below the vocabulary size of {table.name}"
+    )
+    return tf.gather(tf.convert_to_tensor(table), input_ids)
 
 
 @keras.saving.register_keras_serializable(package="kerasner")
@@ -164,10 +181,31 @@ class BertTokenClassifier(keras.Model):
         if attention_mask is None:
             pad_id = getattr(self.encoder.config, "pad_token_id", None) or 0
             attention_mask = tf.cast(tf.not_equal(input_ids, pad_id), input_ids.dtype)
-        encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        encoder_inputs = {"attention_mask": attention_mask}
+        table = self._word_embedding_table()
+        if table is None:
+            encoder_inputs["input_ids"] = input_ids
+        else:
+            encoder_inputs["inputs_embeds"] = embed_tokens(table, input_ids)
         if inputs.get("token_type_ids") is not None:
             encoder_inputs["token_type_ids"] = inputs["token_type_ids"]
         return self.encoder(encoder_inputs, training=training).last_hidden_state
+
+    def _word_embedding_table(self):
+        """The encoder's word-embedding variable if `encode` can look tokens up itself, else None.
+
+        The encoder must take `inputs_embeds`, and the table's dtype must be the compute dtype
+        (under a mixed-precision policy the encoder's own lookup casts only the rows it gathers).
+        """
+        if "inputs_embeds" not in inspect.signature(self.encoder.call).parameters:
+            return None
+        try:
+            table = getattr(self.encoder.get_input_embeddings(), "weight", None)
+        except NotImplementedError:
+            return None
+        if not isinstance(table, tf.Variable) or table.dtype != tf.as_dtype(self.compute_dtype):
+            return None
+        return table
 
     def classify(self, hidden, training=False):
         """Maps hidden states `(batch, seq_len, hidden)` to logits `(batch, seq_len, num_labels)`."""

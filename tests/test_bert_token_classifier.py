@@ -170,3 +170,31 @@ def test_saved_model_with_other_labels(model, tmp_path):
     model.save_pretrained(tmp_path / "saved")
     with pytest.raises(ValueError, match="has labels"):
         BertTokenClassifier.from_pretrained(tmp_path / "saved", labels=["O", "B-x"])
+
+
+def test_word_lookup_reads_the_table_densely_with_the_encoders_result(model):
+    # ResourceGather on the table would put it in copy-on-read mode: three 47 MB copies a step
+    # for a BERT vocabulary. encode() gathers from a dense read; results must not change.
+    x, y = random_batch(seed=3)
+    table = model.encoder.get_input_embeddings().weight
+    own_lookup = {"input_ids": x["input_ids"], "attention_mask": x["attention_mask"]}
+    loss_fn = MaskedSparseCategoricalCrossentropy()
+    with tf.GradientTape(persistent=True) as tape:
+        ours = model(x)
+        theirs = model.classify(model.encoder(own_lookup).last_hidden_state)
+        ours_loss, theirs_loss = loss_fn(y, ours), loss_fn(y, theirs)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-6)
+    ours_grad, theirs_grad = tape.gradient(ours_loss, table), tape.gradient(theirs_loss, table)
+    assert isinstance(ours_grad, tf.IndexedSlices)  # LazyAdamW updates only these rows
+    np.testing.assert_allclose(tf.convert_to_tensor(ours_grad).numpy(), tf.convert_to_tensor(theirs_grad).numpy(), atol=1e-7)
+
+    graph = tf.function(lambda inputs: model(inputs, training=True)).get_concrete_function(x).graph
+    table_handles = {tensor.ref() for tensor, variable in zip(graph.internal_captures, graph.external_captures)
+                     if variable is table.handle}
+    assert table_handles
+    assert not [op for op in graph.get_operations()
+                if op.type == "ResourceGather" and op.inputs[0].ref() in table_handles]
+
+    too_big = dict(x, input_ids=tf.fill(tf.shape(x["input_ids"]), table.shape[0]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="vocabulary size"):
+        model(too_big)
