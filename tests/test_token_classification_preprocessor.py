@@ -112,12 +112,14 @@ def test_bucketed_batches(tokenizer):
     assert [b.tolist() for b in plans[0]] != [b.tolist() for b in plans[1]]
     assert [b.tolist() for b in features.batch_plan(16, True, 1, 0)] == [b.tolist() for b in plans[0]]
     for x, y, indices in features.batches(16, shuffle=True):
-        assert x["input_ids"].shape[1] % 8 == 0 or x["input_ids"].shape[1] == features.max_length
-        assert x["input_ids"].shape[1] - features.lengths[indices].max() < 8
+        assert x["input_ids"].shape[1] == features.lengths[indices].max()  # padded to the longest
         np.testing.assert_array_equal(x["attention_mask"].sum(1), features.lengths[indices])
         assert (y[x["attention_mask"] == 0] == -100).all()
+    for x, _, indices in features.batches(16, shuffle=True, pad_to_multiple_of=8):
+        assert x["input_ids"].shape[1] % 8 == 0 or x["input_ids"].shape[1] == features.max_length
+        assert x["input_ids"].shape[1] - features.lengths[indices].max() < 8
     fixed = 64 * len(features) / features.lengths.sum()
-    assert features.padding_overhead(16) < 1.25 < fixed
+    assert features.padding_overhead(16) < features.padding_overhead(16, pad_to_multiple_of=8) < 1.25 < fixed
 
 
 def test_to_dataset_reshuffles_every_epoch(tokenizer):
