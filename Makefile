@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# oneDNN CPU kernels, as the scripts turn on (scripts/environment_defaults.py); tests run the same kernels.
+export TF_ENABLE_ONEDNN_OPTS ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 
 .PHONY: install train test test-slow clean

@@ -27,8 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+import environment_defaults  # noqa: F401  (sets TensorFlow's environment before it is imported)
 
 
 def build_parser():
@@ -116,8 +115,8 @@ def data_command(args):
     print(f"sentences longer than {args.fixed_length} sub-tokens, split into windows (the classic recipe truncates them): "
           f"{result['windowed_sentences']}")
     print(f"padding overhead (padded positions / real sub-tokens), batch {args.batch_size}:")
-    print(f"  kerasner length-bucketed, multiple of 8: {bucketed:.3f}x")
-    print(f"  every sentence padded to {args.fixed_length}:        {fixed:.3f}x  ({fixed / bucketed:.2f}x more positions)")
+    print(f"  {'kerasner length-bucketed:':32s}{bucketed:.3f}x")
+    print(f"  {f'every sentence padded to {args.fixed_length}:':32s}{fixed:.3f}x  ({fixed / bucketed:.2f}x more positions)")
     if args.output:
         Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     return 0

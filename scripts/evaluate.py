@@ -9,12 +9,10 @@ modes, and token accuracy), OUTPUT/report.txt and OUTPUT/confusion.png (word-lev
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+import environment_defaults  # noqa: F401  (sets TensorFlow's environment before it is imported)
 
 
 def build_parser():

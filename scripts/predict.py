@@ -11,11 +11,9 @@ character offsets into the input text. Each input line is one text; empty lines 
 
 import argparse
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+import environment_defaults  # noqa: F401  (sets TensorFlow's environment before it is imported)
 
 
 def build_parser():

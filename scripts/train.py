@@ -16,13 +16,11 @@ again with the same --output.
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+import environment_defaults  # noqa: F401  (sets TensorFlow's environment before it is imported)
 
 # Values used when neither the command line nor --config gives one: (pretrained, tiny).
 DEFAULTS = {
