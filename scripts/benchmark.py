@@ -6,8 +6,9 @@ Commands:
     speed  train the same encoder on the same sentences with (1) the classic tutorial recipe (pad
            every sentence to 128, plain cross-entropy over every position), (2) the transformers
            TensorFlow example recipe (shuffled batches padded to their longest by
-           DataCollatorForTokenClassification, the model's -100 loss) and (3) kerasner; report real
-           (non-padding) tokens per second, ratios and the matmul ceiling of this machine; then
+           DataCollatorForTokenClassification, the model's -100 loss) and (3) kerasner, taking turns
+           in rounds; report real (non-padding) tokens per second, ratios and the matmul ceiling of
+           this machine; then
            compare inference sentences/s of kerasner's EntityPredictor with transformers'
            pipeline("token-classification").
     quality fine-tune a pretrained encoder with kerasner and with the transformers TensorFlow recipe
@@ -50,6 +51,7 @@ def build_parser():
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
     speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw"], help="Recipes to run; kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--rounds", type=int, default=4, help="Parts the timed batches of every recipe are cut into; the recipes take turns, a part each, so that a slow spell of the machine slows all of them. Defaults to 4.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
     speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
@@ -148,25 +150,19 @@ def training_flops_per_token(layers, hidden, intermediate):
     return 6 * layers * (4 * hidden * hidden + 2 * hidden * intermediate)
 
 
-def timed_fit(model, batches, warmup):
-    """Trains on `warmup` batches, then times one pass over the rest; returns (seconds, real tokens)."""
+def fit_seconds(model, batches):
+    """Trains `model` on `batches` with `fit` on a `from_generator` pipeline; returns the seconds."""
     import tensorflow as tf
 
-    def dataset(part):
-        first_x, first_y = part[0]
-        x_spec = {k: tf.TensorSpec((None, None), tf.int32) for k in first_x}
-        y_spec = None if first_y is None else tf.TensorSpec((None, None), tf.int32)
-        signature = (x_spec,) if y_spec is None else (x_spec, y_spec)
-        rows = (((x,) if y is None else (x, y)) for x, y in part)
-        return tf.data.Dataset.from_generator(lambda: rows, output_signature=signature).prefetch(2)
-
-    model.fit(dataset(batches[:warmup]), epochs=1, verbose=0)
-    timed = batches[warmup:]
+    first_x, first_y = batches[0]
+    x_spec = {k: tf.TensorSpec((None, None), tf.int32) for k in first_x}
+    y_spec = None if first_y is None else tf.TensorSpec((None, None), tf.int32)
+    signature = (x_spec,) if y_spec is None else (x_spec, y_spec)
+    rows = (((x,) if y is None else (x, y)) for x, y in batches)
+    dataset = tf.data.Dataset.from_generator(lambda: rows, output_signature=signature).prefetch(2)
     start = time.perf_counter()
-    model.fit(dataset(timed), epochs=1, verbose=0)
-    seconds = time.perf_counter() - start
-    real = int(sum(x["attention_mask"].sum() for x, _ in timed))
-    return seconds, real
+    model.fit(dataset, epochs=1, verbose=0)
+    return time.perf_counter() - start
 
 
 def speed_command(args):
@@ -210,20 +206,17 @@ def speed_command(args):
     encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=512)
 
     results = {}
-    flops = matmul_flops_per_second(args.hidden, args.intermediate)
     per_token = training_flops_per_token(args.layers, args.hidden, args.intermediate)
-    ceiling = flops / per_token
-    print(f"{len(picked)} sentences, batch {args.batch_size}, {num_batches} batches ({args.warmup_batches} warm-up); "
-          f"encoder {args.layers} layers x {args.hidden}; matmul {flops / 1e9:.1f} GFLOP/s, "
-          f"{per_token / 1e6:.1f} MFLOP per training token: ceiling {ceiling:,.0f} real tokens/s")
+    print(f"{len(picked)} sentences, batch {args.batch_size}, {num_batches} batches ({args.warmup_batches} warm-up, "
+          f"the rest timed in {args.rounds} rounds); encoder {args.layers} layers x {args.hidden}")
     bf16_ceiling = None
     if any(recipe.endswith("-bf16") for recipe in args.recipes):
         bf16_flops = matmul_flops_per_second(args.hidden, args.intermediate, dtype="bfloat16")
         bf16_ceiling = bf16_flops / per_token
         print(f"bfloat16 matmul {bf16_flops / 1e9:.1f} GFLOP/s: bfloat16 ceiling {bf16_ceiling:,.0f} real tokens/s")
 
+    runs = {}
     for recipe in args.recipes:
-        keras.backend.clear_session()
         keras.utils.set_random_seed(args.seed)
         if recipe == "tutorial":
             model = transformers.TFBertForTokenClassification.from_pretrained(encoder_dir, num_labels=len(labels))
@@ -263,23 +256,43 @@ def speed_command(args):
                 optimizer = keras.optimizers.AdamW(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
                 optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
             model.compile(optimizer, jit_compile=recipe == "kerasner-jit")
-        tf_malloc = recipe.endswith("-tf-malloc")
-        if tf_malloc:
-            set_malloc_thresholds(128 * 1024, 128 * 1024)
-        seconds, real = timed_fit(model, batches, args.warmup_batches)
-        if tf_malloc:
-            set_malloc_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
+        fit_seconds(model, batches[: args.warmup_batches])  # tracing and first allocations, not timed
         keras.mixed_precision.set_global_policy("float32")
-        positions = sum(x["input_ids"].size for x, _ in batches[args.warmup_batches :])
+        runs[recipe] = (model, batches[args.warmup_batches :])
+
+    # The timed batches of every recipe are cut into --rounds parts, and the recipes take turns, a
+    # part each, in a rotating order: a slow spell of the machine slows every recipe alike. The
+    # matmul of the ceiling is measured in every round too, and its best rate is kept.
+    seconds = dict.fromkeys(runs, 0.0)
+    flops = 0.0
+    for round_index in range(args.rounds):
+        flops = max(flops, matmul_flops_per_second(args.hidden, args.intermediate))
+        turn = list(runs)[round_index % len(runs) :] + list(runs)[: round_index % len(runs)]
+        for recipe in turn:
+            model, timed = runs[recipe]
+            part = np.array_split(np.arange(len(timed)), args.rounds)[round_index]
+            if len(part) == 0:
+                continue
+            if recipe.endswith("-tf-malloc"):
+                set_malloc_thresholds(128 * 1024, 128 * 1024)
+            seconds[recipe] += fit_seconds(model, [timed[i] for i in part])
+            if recipe.endswith("-tf-malloc"):
+                set_malloc_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
+    ceiling = flops / per_token
+    print(f"matmul {flops / 1e9:.1f} GFLOP/s (best of {args.rounds} rounds), {per_token / 1e6:.1f} MFLOP per training "
+          f"token: ceiling {ceiling:,.0f} real tokens/s")
+    for recipe, (model, timed) in runs.items():
+        real = int(sum(x["attention_mask"].sum() for x, _ in timed))
+        positions = sum(x["input_ids"].size for x, _ in timed)
         results[recipe] = {
-            "real_tokens_per_second": real / seconds,
-            "seconds": seconds,
+            "real_tokens_per_second": real / seconds[recipe],
+            "seconds": seconds[recipe],
             "real_tokens": real,
             "padding_overhead": positions / real,
         }
-        print(f"{recipe:13s} {real / seconds:8,.0f} real tokens/s  ({seconds:6.1f} s, padding {positions / real:.2f}x, "
-              f"{real / seconds / ceiling:.0%} of ceiling)")
-        del model
+        print(f"{recipe:20s} {real / seconds[recipe]:8,.0f} real tokens/s  ({seconds[recipe]:6.1f} s, padding "
+              f"{positions / real:.2f}x, {real / seconds[recipe] / ceiling:.0%} of ceiling)")
+    del runs
     summary = {"ceiling_real_tokens_per_second": ceiling, "matmul_flops_per_second": flops, "flops_per_token": per_token}
     if bf16_ceiling is not None:
         summary["bfloat16_ceiling_real_tokens_per_second"] = bf16_ceiling
