@@ -177,6 +177,8 @@ def speed_command(args):
     from kerasner.malloc_thresholds import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
     from kerasner.warmup_linear_decay import NO_WEIGHT_DECAY
 
+    if args.rounds < 1:
+        raise ValueError(f"--rounds must be at least 1. Received: {args.rounds}")
     malloc_restored = kerasner.restore_malloc_thresholds()  # every recipe here is fed by from_generator
     if "kerasner-tf-malloc" in args.recipes and not malloc_restored:
         raise ValueError("kerasner-tf-malloc needs glibc's mallopt (Linux with glibc)")
@@ -215,7 +217,7 @@ def speed_command(args):
         bf16_ceiling = bf16_flops / per_token
         print(f"bfloat16 matmul {bf16_flops / 1e9:.1f} GFLOP/s: bfloat16 ceiling {bf16_ceiling:,.0f} real tokens/s")
 
-    runs = {}
+    runs, features = {}, None
     for recipe in args.recipes:
         keras.utils.set_random_seed(args.seed)
         if recipe == "tutorial":
@@ -246,7 +248,8 @@ def speed_command(args):
             # -bf16: mixed_bfloat16 (bfloat16 compute, float32 weights, head and loss).
             keras.mixed_precision.set_global_policy("mixed_bfloat16" if recipe.endswith("-bf16") else "float32")
             model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels)
-            features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
+            if features is None:  # the same windows for every kerasner recipe
+                features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.endswith("-budget") else None
             batches = [(x, y) for x, y, _ in features.batches(args.batch_size, shuffle=True, seed=args.seed, max_tokens=budget)]
             if budget is None:
@@ -265,12 +268,13 @@ def speed_command(args):
     # matmul of the ceiling is measured in every round too, and its best rate is kept.
     seconds = dict.fromkeys(runs, 0.0)
     flops = 0.0
+    parts = {recipe: np.array_split(np.arange(len(timed)), args.rounds) for recipe, (_, timed) in runs.items()}
     for round_index in range(args.rounds):
         flops = max(flops, matmul_flops_per_second(args.hidden, args.intermediate))
         turn = list(runs)[round_index % len(runs) :] + list(runs)[: round_index % len(runs)]
         for recipe in turn:
             model, timed = runs[recipe]
-            part = np.array_split(np.arange(len(timed)), args.rounds)[round_index]
+            part = parts[recipe][round_index]
             if len(part) == 0:
                 continue
             if recipe.endswith("-tf-malloc"):

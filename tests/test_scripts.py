@@ -105,3 +105,5 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     assert set(results["recipes"]) == {"hf", "kerasner", "kerasner-keras-adamw", "kerasner-tf-malloc"}
     assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
+    assert benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--rounds", "0"]) == 2
+    assert "--rounds must be at least 1" in capsys.readouterr().err
