@@ -13,7 +13,9 @@ class FusedAdamW(keras.optimizers.AdamW):
     tf-keras' `update_step` builds four to six temporaries the size of each weight. For the word embeddings
     of a BERT vocabulary (11.7M weights, 47 MB) those temporaries are a large share of a CPU
     training step. A sparse gradient (`IndexedSlices` of an embedding lookup) is summed into one
-    dense gradient first, as AdamW's update of every row requires.
+    dense gradient first, as AdamW's update of every row requires. The decoupled weight decay is
+    one scaling, `w <- w * (1 - lr * wd)`, whose result becomes the weight's buffer, where tf-keras
+    computes `w * wd * lr` and subtracts it (two temporaries and three passes over the weight).
 
     Takes the arguments of `tf_keras.optimizers.AdamW`; `amsgrad` is not supported.
 
@@ -29,6 +31,24 @@ class FusedAdamW(keras.optimizers.AdamW):
         super().__init__(*args, amsgrad=False, **kwargs)
         if getattr(self, "adaptive_epsilon", False):
             raise ValueError("FusedAdamW does not support `adaptive_epsilon`; use tf_keras.optimizers.AdamW")
+
+    def _apply_weight_decay(self, variables):
+        if self.weight_decay is None:
+            return
+
+        def distributed_decay(distribution, variables, **kwargs):
+            for variable in variables:
+                distribution.extended.update(variable, self._decay, group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(distributed_decay, self._distribution_strategy, variables)
+
+    def _decay(self, variable):
+        """Decoupled weight decay of one weight, unless it is excluded (biases, LayerNorm)."""
+        if self._use_weight_decay(variable):
+            lr = tf.cast(self.learning_rate, variable.dtype)
+            wd = tf.cast(self.weight_decay, variable.dtype)
+            # The product is a new tensor that the assignment adopts as the weight's buffer.
+            variable.assign(variable * (1 - lr * wd))
 
     def update_step(self, gradient, variable):
         dtype = variable.dtype

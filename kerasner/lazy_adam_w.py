@@ -34,7 +34,7 @@ class LazyAdamW(FusedAdamW):
         decay = self.weight_decay is not None and self._use_weight_decay(variable)
         if not isinstance(gradient, tf.IndexedSlices):
             if decay:
-                variable.assign_sub(variable * tf.cast(self.weight_decay, variable.dtype) * lr)
+                self._decay(variable)
             return super().update_step(gradient, variable)
         local_step = tf.cast(self.iterations + 1, variable.dtype)
         beta_1 = tf.cast(self.beta_1, variable.dtype)
