@@ -145,6 +145,7 @@ class BertTokenClassifier(keras.Model):
         self.ignore_index = ignore_index
         self.tokenizer = None
         self.gradient_accumulation_steps = 1
+        self.labelled_positions_per_step = None
 
     # --- Labels -------------------------------------------------------------------------
 
@@ -227,7 +228,14 @@ class BertTokenClassifier(keras.Model):
     # --- Training -----------------------------------------------------------------------
 
     def compile(
-        self, optimizer=None, loss=None, metrics=None, weighted_metrics=None, gradient_accumulation_steps=1, **kwargs
+        self,
+        optimizer=None,
+        loss=None,
+        metrics=None,
+        weighted_metrics=None,
+        gradient_accumulation_steps=1,
+        labelled_positions_per_step=None,
+        **kwargs,
     ):
         """Configures training with kerasner's defaults.
 
@@ -246,6 +254,13 @@ class BertTokenClassifier(keras.Model):
                 after the other, and their gradients are summed before the single optimizer
                 step, so a batch this many times larger than fits in memory trains as one
                 batch. Defaults to `1`.
+            labelled_positions_per_step: float or None. If set, a step's loss is the sum of
+                its labelled positions' losses divided by this constant (the mean number of
+                labelled positions a step, e.g. `TokenFeatures.labelled_positions_per_step`)
+                instead of their mean, so every labelled position weighs the same in an
+                epoch. With length-grouped batches the mean gives a position in a batch of
+                short sentences several times the weight of one in a batch of long sentences.
+                Defaults to None (the mean of each batch).
             **kwargs: passed to `tf_keras.Model.compile` (e.g. `jit_compile`).
         """
         if isinstance(gradient_accumulation_steps, bool) or not isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 1:
@@ -253,7 +268,15 @@ class BertTokenClassifier(keras.Model):
                 "`gradient_accumulation_steps` must be a positive int. "
                 f"Received: gradient_accumulation_steps={gradient_accumulation_steps!r}"
             )
+        if labelled_positions_per_step is not None and not float(labelled_positions_per_step) > 0:
+            raise ValueError(
+                "`labelled_positions_per_step` must be positive or None. "
+                f"Received: labelled_positions_per_step={labelled_positions_per_step!r}"
+            )
         self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.labelled_positions_per_step = (
+            None if labelled_positions_per_step is None else float(labelled_positions_per_step)
+        )
         if optimizer is None:
             optimizer = create_optimizer()
         if loss is None:
@@ -279,16 +302,21 @@ class BertTokenClassifier(keras.Model):
         positions of the global batch, as on one device (tf-keras alone would average the
         replicas' means). With `gradient_accumulation_steps > 1` the batch runs as that many
         micro-batches whose gradients, weighted by their labelled positions, are summed before
-        the optimizer step: the same update as the whole batch at once.
+        the optimizer step: the same update as the whole batch at once. With
+        `labelled_positions_per_step` set, the step follows the sum of the losses over that
+        constant instead of their mean.
         """
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         count = self._labelled_positions(y, sample_weight)
         # Weight of this replica's mean loss in the mean over the global batch (1 on one device).
         replica_weight = tf.constant(1.0)
+        total = count  # labelled positions of the global batch
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1:
             total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
             replica_weight = count * replicas / tf.maximum(total, 1.0)
+        if self.labelled_positions_per_step is not None:  # mean -> sum over a constant
+            replica_weight = replica_weight * total / self.labelled_positions_per_step
         if self.gradient_accumulation_steps == 1:
             with tf.GradientTape() as tape:
                 y_pred = self(x, training=True)

@@ -23,6 +23,7 @@ def train_token_classifier(
     weight_decay=0.01,
     lazy_embeddings=False,
     gradient_accumulation_steps=1,
+    loss_per_position=True,
     strategy=None,
     seed=42,
     patience=None,
@@ -59,6 +60,11 @@ def train_token_classifier(
             `batch_size` (or `max_tokens`) one after the other and sum their gradients: the
             effective batch is this many times larger, the memory that of one batch. Defaults
             to `1`.
+        loss_per_position: bool. Every labelled position of the epoch weighs the same in the
+            loss: a step's loss is the sum over its labelled positions divided by the mean
+            number of labelled positions a step, rather than the mean over the batch, which
+            with length-grouped batches gives positions in batches of short sentences more
+            weight. Defaults to True.
         strategy: a `tf.distribute.Strategy` or None. Must be the strategy whose scope the model
             was built in; None uses the model's. Defaults to None.
         seed: int. Seeds batch order and dropout. Defaults to `42`.
@@ -105,6 +111,11 @@ def train_token_classifier(
                 lazy=lazy_embeddings,
             ),
             gradient_accumulation_steps=gradient_accumulation_steps,
+            labelled_positions_per_step=(
+                train_features.labelled_positions_per_step(step_batch_size, max_tokens=step_max_tokens, seed=seed)
+                if loss_per_position
+                else None
+            ),
             jit_compile=jit_compile,
         )
     chief = is_chief(strategy)

@@ -258,7 +258,8 @@ def speed_command(args):
             if recipe == "kerasner-keras-adamw":  # the same schedule and decay, tf-keras' update step
                 optimizer = keras.optimizers.AdamW(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
                 optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
-            model.compile(optimizer, jit_compile=recipe == "kerasner-jit")
+            per_step = features.labelled_positions_per_step(args.batch_size, max_tokens=budget, seed=args.seed)
+            model.compile(optimizer, labelled_positions_per_step=per_step, jit_compile=recipe == "kerasner-jit")
         fit_seconds(model, batches[: args.warmup_batches])  # tracing and first allocations, not timed
         keras.mixed_precision.set_global_policy("float32")
         runs[recipe] = (model, batches[args.warmup_batches :])

@@ -76,6 +76,33 @@ def test_unweighted_micro_batch_means_would_differ():
     assert np.abs(weighted - flat_weights(model)).max() > 1e-4
 
 
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_loss_per_position_is_the_sum_over_a_constant(accumulation):
+    # With labelled_positions_per_step=N a step follows sum(losses) / N = mean * count / N: for
+    # plain SGD, the step of the batch mean at a learning rate scaled by count / N.
+    x, y = random_batch(batch=16, seq_len=12, seed=3)
+    y[8:, 2:] = -100
+    count = int((y != -100).sum())
+    per_step = 40.0
+    model = no_dropout_model()
+    model.compile(keras.optimizers.SGD(0.5), gradient_accumulation_steps=accumulation, labelled_positions_per_step=per_step)
+    model.train_on_batch(x, y)
+    summed = flat_weights(model)
+    reference = no_dropout_model()
+    reference.compile(keras.optimizers.SGD(0.5 * count / per_step))
+    reference.train_on_batch(x, y)
+    np.testing.assert_allclose(summed, flat_weights(reference), atol=2e-6)
+    mean = no_dropout_model()
+    mean.compile(keras.optimizers.SGD(0.5), gradient_accumulation_steps=accumulation)
+    mean.train_on_batch(x, y)
+    assert np.abs(flat_weights(mean) - summed).max() > 1e-3  # count / N = 2.6: a different step
+
+
+def test_labelled_positions_per_step_must_be_positive():
+    with pytest.raises(ValueError, match="labelled_positions_per_step"):
+        no_dropout_model().compile(labelled_positions_per_step=0)
+
+
 def test_gradient_accumulation_must_be_a_positive_int():
     model = no_dropout_model()
     with pytest.raises(ValueError, match="gradient_accumulation_steps"):
