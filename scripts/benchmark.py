@@ -50,7 +50,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw"], help="Recipes to run; kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay"], help="Recipes to run; kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
     speed.add_argument("--rounds", type=int, default=4, help="Parts the timed batches of every recipe are cut into; the recipes take turns, a part each, so that a slow spell of the machine slows all of them. Defaults to 4.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
@@ -177,6 +177,11 @@ def speed_command(args):
     from kerasner.malloc_thresholds import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
     from kerasner.warmup_linear_decay import NO_WEIGHT_DECAY
 
+    class KerasDecayFusedAdamW(kerasner.FusedAdamW):
+        """FusedAdamW's update with tf-keras' weight decay: `w * wd * lr`, then `assign_sub`."""
+
+        _apply_weight_decay = keras.optimizers.Optimizer._apply_weight_decay
+
     if args.rounds < 1:
         raise ValueError(f"--rounds must be at least 1. Received: {args.rounds}")
     malloc_restored = kerasner.restore_malloc_thresholds()  # every recipe here is fed by from_generator
@@ -255,8 +260,9 @@ def speed_command(args):
             if budget is None:
                 batches = batches[:num_batches]
             optimizer = kerasner.create_optimizer(5e-5, total_steps=len(batches), lazy="-lazy" in recipe)
-            if recipe == "kerasner-keras-adamw":  # the same schedule and decay, tf-keras' update step
-                optimizer = keras.optimizers.AdamW(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
+            if recipe in ("kerasner-keras-adamw", "kerasner-keras-decay"):  # the same schedule and decay rate
+                optimizer_class = keras.optimizers.AdamW if recipe == "kerasner-keras-adamw" else KerasDecayFusedAdamW
+                optimizer = optimizer_class(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
                 optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
             per_step = features.labelled_positions_per_step(args.batch_size, max_tokens=budget, seed=args.seed)
             model.compile(optimizer, labelled_positions_per_step=per_step, jit_compile=recipe == "kerasner-jit")
