@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,23 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
     assert benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--rounds", "0"]) == 2
     assert "--rounds must be at least 1" in capsys.readouterr().err
+
+
+def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tmp_path):
+    data = tmp_path / "data"
+    (data / "gmb").mkdir(parents=True)
+    shutil.copy(kerasner.sample_data_path(), data / "gmb" / "ner_dataset.csv")  # the format is read from the content
+    runs = []
+    for name, recipes in (("both", ["kerasner", "hf"]), ("again", ["kerasner"])):
+        output = tmp_path / f"{name}.json"
+        argv = ["quality", "--data-dir", str(data), "--model", str(tiny_encoder_dir), "--datasets", "gmb",
+                "--recipes", *recipes, "--limit", "48", "--batch-size", "16", "--seed", "7",
+                "--work-dir", str(tmp_path / name), "--output", str(output)]
+        assert benchmark.main(argv) == 0
+        runs.append(json.loads(output.read_text())["results"])
+    assert set(runs[0]) == {"gmb/kerasner", "gmb/hf"}
+    for result in runs[0].values():
+        assert result["train_sentences"] == 48 and result["validation_sentences"] == 80
+        assert 0.0 <= result["entity"]["f1"] <= 1.0 and result["peak_memory_gb_so_far"] > 0
+    # --seed fixes the new head's weights, dropout and the batch order: the same scores again.
+    assert runs[1]["gmb/kerasner"]["entity"] == runs[0]["gmb/kerasner"]["entity"]
