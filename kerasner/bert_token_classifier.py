@@ -256,7 +256,7 @@ class BertTokenClassifier(keras.Model):
                 batch. Defaults to `1`.
             labelled_positions_per_step: float or None. If set, a step's loss is the sum of
                 its labelled positions' losses divided by this constant (the mean number of
-                labelled positions a step, e.g. `TokenFeatures.labelled_positions_per_step`)
+                labelled positions a step: `TokenFeatures.labelled_positions()` / steps)
                 instead of their mean, so every labelled position weighs the same in an
                 epoch. With length-grouped batches the mean gives a position in a batch of
                 short sentences several times the weight of one in a batch of long sentences.

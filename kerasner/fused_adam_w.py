@@ -37,18 +37,18 @@ class FusedAdamW(keras.optimizers.AdamW):
             return
 
         def distributed_decay(distribution, variables, **kwargs):
+            # The share of each decayed weight kept, 1 - lr * wd: one schedule evaluation a step.
+            keep = 1 - tf.cast(self.learning_rate, tf.float32) * tf.cast(self.weight_decay, tf.float32)
             for variable in variables:
-                distribution.extended.update(variable, self._decay, group=False)
+                if self._use_weight_decay(variable):
+                    distribution.extended.update(variable, self._decay, args=(keep,), group=False)
 
         tf.__internal__.distribute.interim.maybe_merge_call(distributed_decay, self._distribution_strategy, variables)
 
-    def _decay(self, variable):
-        """Decoupled weight decay of one weight, unless it is excluded (biases, LayerNorm)."""
-        if self._use_weight_decay(variable):
-            lr = tf.cast(self.learning_rate, variable.dtype)
-            wd = tf.cast(self.weight_decay, variable.dtype)
-            # The product is a new tensor that the assignment adopts as the weight's buffer.
-            variable.assign(variable * (1 - lr * wd))
+    @staticmethod
+    def _decay(variable, keep):
+        # The product is a new tensor that the assignment adopts as the weight's buffer.
+        variable.assign(variable * tf.cast(keep, variable.dtype))
 
     def update_step(self, gradient, variable):
         dtype = variable.dtype

@@ -34,7 +34,7 @@ class LazyAdamW(FusedAdamW):
         decay = self.weight_decay is not None and self._use_weight_decay(variable)
         if not isinstance(gradient, tf.IndexedSlices):
             if decay:
-                self._decay(variable)
+                self._decay(variable, 1 - lr * tf.cast(self.weight_decay, variable.dtype))
             return super().update_step(gradient, variable)
         local_step = tf.cast(self.iterations + 1, variable.dtype)
         beta_1 = tf.cast(self.beta_1, variable.dtype)

@@ -93,16 +93,14 @@ class TokenFeatures:
             plan.extend(self._cut(chunk[np.argsort(self.lengths[chunk], kind="stable")], batch_size, max_tokens))
         return [plan[i] for i in rng.permutation(len(plan))]
 
-    def labelled_positions_per_step(self, batch_size=32, max_tokens=None, seed=0):
-        """Mean number of labelled positions in a batch of `batch_plan(batch_size, max_tokens=...)`.
-
-        The constant for `BertTokenClassifier.compile(labelled_positions_per_step=...)`.
-        """
+    def labelled_positions(self):
+        """Number of labelled positions over all windows. Divided by the steps of an epoch, it
+        is the constant of `BertTokenClassifier.compile(labelled_positions_per_step=...)`."""
         rows = () if self.labels is None else self.labels
         labelled = sum(int(np.count_nonzero(np.asarray(row) != self.ignore_index)) for row in rows)
         if labelled == 0:
             raise ValueError("These features have no labels (made from words without tags)")
-        return labelled / len(self.batch_plan(batch_size, shuffle=True, seed=seed, max_tokens=max_tokens))
+        return labelled
 
     def _cut(self, ordered, batch_size, max_tokens):
         """Cuts windows sorted by length into batches of `batch_size`, or by the token budget."""

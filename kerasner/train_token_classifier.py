@@ -112,9 +112,7 @@ def train_token_classifier(
             ),
             gradient_accumulation_steps=gradient_accumulation_steps,
             labelled_positions_per_step=(
-                train_features.labelled_positions_per_step(step_batch_size, max_tokens=step_max_tokens, seed=seed)
-                if loss_per_position
-                else None
+                train_features.labelled_positions() / steps_per_epoch if loss_per_position else None
             ),
             jit_compile=jit_compile,
         )

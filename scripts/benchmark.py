@@ -265,7 +265,7 @@ def speed_command(args):
                 optimizer_class = keras.optimizers.AdamW if recipe == "kerasner-keras-adamw" else KerasDecayFusedAdamW
                 optimizer = optimizer_class(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
                 optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
-            per_step = features.labelled_positions_per_step(args.batch_size, max_tokens=budget, seed=args.seed)
+            per_step = sum(int((y != -100).sum()) for _, y in batches) / len(batches)  # of the batches trained
             model.compile(optimizer, labelled_positions_per_step=per_step, jit_compile=recipe == "kerasner-jit")
         fit_seconds(model, batches[: args.warmup_batches])  # tracing and first allocations, not timed
         keras.mixed_precision.set_global_policy("float32")

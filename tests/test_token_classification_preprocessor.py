@@ -152,14 +152,11 @@ def test_token_budget_batches(tokenizer):
     assert x["input_ids"].shape[0] * x["input_ids"].shape[1] <= 256
 
 
-def test_labelled_positions_per_step(tokenizer):
+def test_labelled_positions(tokenizer):
     sentences = sentences_of_lengths(np.random.default_rng(3).integers(1, 40, 50))
     features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64)(sentences)
     labelled = sum(int((y != -100).sum()) for _, y, _ in features.batches(8, shuffle=False))
-    batches = -(-len(features) // 8)
-    assert features.labelled_positions_per_step(8) == pytest.approx(labelled / batches)
-    budget = len(features.batch_plan(8, seed=0, max_tokens=128))
-    assert features.labelled_positions_per_step(8, max_tokens=128) == pytest.approx(labelled / budget)
+    assert features.labelled_positions() == labelled
     unlabelled = TokenClassificationPreprocessor(tokenizer, LABELS)([list(s.words) for s in sentences])
     with pytest.raises(ValueError, match="no labels"):
-        unlabelled.labelled_positions_per_step(8)
+        unlabelled.labelled_positions()

@@ -41,4 +41,4 @@ def test_in_process_run_writes_history_and_best(sample_features, tmp_path):
     assert epochs_in(tmp_path / "history.csv") == [0, 1]
     assert (tmp_path / "best" / "kerasner.json").is_file()
     # Every labelled position weighs the same: the step's loss is a sum over the mean count.
-    assert model.labelled_positions_per_step == train.labelled_positions_per_step(16, seed=42)
+    assert model.labelled_positions_per_step == train.labelled_positions() / -(-len(train) // 16)
