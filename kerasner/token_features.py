@@ -70,14 +70,15 @@ class TokenFeatures:
 
         With `shuffle`, windows are shuffled, sorted by length inside pools of `pool_batches`
         batches, cut into batches, and the batches shuffled: batches differ every epoch yet
-        hold windows of similar length. Without it, windows are sorted by length.
+        hold windows of similar length. `pool_batches=1` draws batches at random (no grouping),
+        as the transformers example does: more padding, batches more like the data as a whole.
+        Without `shuffle`, windows are sorted by length.
 
         With `max_tokens`, a batch takes windows while its padded size (windows x padded length)
         stays within `max_tokens`, so batches of short sentences hold more of them; `batch_size`
         then only sizes the shuffling pools.
         """
-        if batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}")
+        _check_batching(batch_size, pool_batches)
         if max_tokens is not None and max_tokens < self.max_length:
             raise ValueError(
                 f"`max_tokens` must hold at least one window of max_length {self.max_length}. Received: max_tokens={max_tokens!r}"
@@ -160,6 +161,7 @@ class TokenFeatures:
         model.fit(features.to_dataset(32), epochs=3)
         ```
         """
+        _check_batching(batch_size, pool_batches)  # here, not first inside the tf.data pipeline
         restore_malloc_thresholds()  # from_generator would make every large tensor a fresh mmap
         epochs = itertools.count()
 
@@ -207,3 +209,9 @@ class TokenFeatures:
             slots = np.flatnonzero(self.word_index[window] >= 0)
             out[self.sentence_index[window]][self.word_index[window][slots]] = np.asarray(values)[slots]
         return out
+
+
+def _check_batching(batch_size, pool_batches):
+    for name, value in (("batch_size", batch_size), ("pool_batches", pool_batches)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")

@@ -7,6 +7,7 @@ import tf_keras as keras
 
 from kerasner.callbacks import BestModelCheckpoint, EntityF1Callback, ThroughputCallback
 from kerasner.distribution_strategy import is_chief
+from kerasner.token_features import POOL_BATCHES
 from kerasner.warmup_linear_decay import create_optimizer
 
 
@@ -18,6 +19,7 @@ def train_token_classifier(
     epochs=3,
     batch_size=32,
     max_tokens=None,
+    pool_batches=POOL_BATCHES,
     learning_rate=5e-5,
     warmup_ratio=0.1,
     weight_decay=0.01,
@@ -51,6 +53,8 @@ def train_token_classifier(
         batch_size: int. Defaults to `32`.
         max_tokens: int or None. Cut batches by this budget of padded positions instead of
             `batch_size` windows. Defaults to None.
+        pool_batches: int. Batches of similar length are cut from pools of this many batches of
+            shuffled windows; `1` draws batches at random, with more padding. Defaults to `16`.
         learning_rate: float. Peak rate of the warm-up/linear-decay schedule. Defaults to `5e-5`.
         warmup_ratio: float. Defaults to `0.1`.
         weight_decay: float. Defaults to `0.01`.
@@ -99,7 +103,9 @@ def train_token_classifier(
         steps_per_epoch = math.ceil(len(train_features) / step_batch_size)
     else:
         steps_per_epoch = len(
-            train_features.batch_plan(step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens)
+            train_features.batch_plan(
+                step_batch_size, shuffle=True, seed=seed, pool_batches=pool_batches, max_tokens=step_max_tokens
+            )
         )
     with strategy.scope():
         model.compile(
@@ -138,7 +144,9 @@ def train_token_classifier(
             )
         )
     history = model.fit(
-        train_features.to_dataset(step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens),
+        train_features.to_dataset(
+            step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens, pool_batches=pool_batches
+        ),
         epochs=epochs,
         callbacks=run_callbacks + list(callbacks),
         verbose=verbose if chief else 0,

@@ -70,6 +70,7 @@ def build_parser():
     quality.add_argument("--mixed-precision", choices=["float16", "bfloat16"], help="Train kerasner under this mixed-precision policy. Defaults to float32.")
     quality.add_argument("--lazy-embeddings", action="store_true", help="Train kerasner with LazyAdamW (only the embedding rows a batch uses are updated).")
     quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions instead of --batch-size.")
+    quality.add_argument("--pool-batches", type=int, default=16, help="kerasner's length-grouping pools, in batches; 1 draws random batches as the transformers recipe does. Defaults to 16.")
     quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models. Defaults to runs/benchmark-quality.")
     quality.add_argument("--output", help="Also write the numbers as JSON to this file.")
     return parser
@@ -468,7 +469,7 @@ def quality_command(args):
                 history = kerasner.train_token_classifier(
                     model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-kerasner",
                     epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, verbose=0,
-                    lazy_embeddings=args.lazy_embeddings, max_tokens=args.max_tokens,
+                    lazy_embeddings=args.lazy_embeddings, max_tokens=args.max_tokens, pool_batches=args.pool_batches,
                 )
                 scores = history.entity_f1.history[-1]  # the last epoch, as for the other recipe
                 del model

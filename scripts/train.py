@@ -53,6 +53,7 @@ def build_parser():
     training.add_argument("--epochs", type=int, help="Epochs. Defaults to 3 / 12.")
     training.add_argument("--batch-size", type=int, help="Sentences (windows) per batch. Defaults to 32 / 16.")
     training.add_argument("--max-tokens", type=int, help="Cut batches by this budget of padded sub-token positions instead of --batch-size sentences. Defaults to off.")
+    training.add_argument("--pool-batches", type=int, default=16, help="Batches of similar length are cut from pools of this many batches of shuffled sentences; 1 draws batches at random (more padding, slower). Defaults to 16.")
     training.add_argument("--learning-rate", type=float, help="Peak learning rate (linear warm-up, then linear decay). Defaults to 5e-5 / 1e-3.")
     training.add_argument("--warmup-ratio", type=float, help="Share of the steps spent warming up. Defaults to 0.1.")
     training.add_argument("--weight-decay", type=float, help="AdamW weight decay. Defaults to 0.01.")
@@ -141,7 +142,7 @@ def run(args):
         f"tokenized in {time.perf_counter() - tokenize_start:.1f} s: {train_features.stats['tokens']:,} training "
         f"sub-tokens; sentences split into windows (longer than {preprocessor.max_length}): "
         f"{train_features.stats['windowed_sentences']} training, {validation_features.stats['windowed_sentences']} validation; "
-        f"padding overhead {train_features.padding_overhead(values['batch_size']):.2f}x"
+        f"padding overhead {train_features.padding_overhead(values['batch_size'], pool_batches=args.pool_batches, max_tokens=args.max_tokens):.2f}x"
     )
     print(f"model: {args.model} ({model.encoder.count_params():,} encoder parameters); training values {values}")
     history = kerasner.train_token_classifier(
@@ -152,6 +153,7 @@ def run(args):
         epochs=values["epochs"],
         batch_size=values["batch_size"],
         max_tokens=args.max_tokens,
+        pool_batches=args.pool_batches,
         learning_rate=values["learning_rate"],
         warmup_ratio=values["warmup_ratio"],
         weight_decay=values["weight_decay"],

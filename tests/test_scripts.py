@@ -52,7 +52,7 @@ def test_train_writes_model_metrics_and_report(tmp_path, capsys):
 
 def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys):
     argv = ["--output", str(tmp_path / "run"), "--epochs", "1", "--verbose", "0", "--gradient-accumulation", "2"]
-    argv += ["--mixed-precision", "bfloat16", "--strategy", "mirrored"]
+    argv += ["--mixed-precision", "bfloat16", "--strategy", "mirrored", "--pool-batches", "1"]
     try:
         assert train.main(argv) == 0
     finally:
@@ -69,6 +69,7 @@ def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys
         (["--data", "missing.csv"], "missing.csv: no such file"),
         (["--config", "missing.json"], "missing.json: no such config file"),
         (["--train", "a.conll"], "Pass both `train` and `validation`"),
+        (["--pool-batches", "0"], "Received: pool_batches=0"),
     ],
 )
 def test_train_bad_input_is_one_line(argv, message, tmp_path, capsys):

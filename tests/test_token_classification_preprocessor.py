@@ -122,6 +122,25 @@ def test_bucketed_batches(tokenizer):
     assert features.padding_overhead(16) < features.padding_overhead(16, pad_to_multiple_of=8) < 1.25 < fixed
 
 
+def test_pools_of_one_batch_draw_random_batches(tokenizer):
+    sentences = sentences_of_lengths(np.random.default_rng(4).integers(1, 40, 320))
+    features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64)(sentences)
+    grouped = features.batch_plan(16, shuffle=True, seed=1)
+    random = features.batch_plan(16, shuffle=True, seed=1, pool_batches=1)
+    assert sorted(np.concatenate(random).tolist()) == list(range(len(features)))
+    # Batches are the shuffled windows in order, cut every 16 (then the batch order shuffled).
+    order = np.random.default_rng([1, 0]).permutation(len(features))
+    expected = sorted(sorted(order[i : i + 16].tolist()) for i in range(0, len(order), 16))
+    assert sorted(sorted(batch.tolist()) for batch in random) == expected
+    assert features.padding_overhead(16, pool_batches=1) > 1.3 > features.padding_overhead(16) == features.padding_overhead(16, pool_batches=16)
+    assert [b.tolist() for b in grouped] != [b.tolist() for b in random]
+    for bad in (0, 2.5):
+        with pytest.raises(ValueError, match=f"pool_batches={bad}"):
+            features.batch_plan(16, pool_batches=bad)
+        with pytest.raises(ValueError, match=f"pool_batches={bad}"):
+            features.to_dataset(16, pool_batches=bad)  # before any batch is drawn
+
+
 def test_to_dataset_reshuffles_every_epoch(tokenizer):
     sentences = sentences_of_lengths(np.random.default_rng(1).integers(1, 30, 100))
     features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64)(sentences)

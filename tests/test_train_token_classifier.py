@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tf_keras as keras
+
 import kerasner
 
 RUN = str(Path(__file__).with_name("resumable_run.py"))
@@ -42,3 +44,16 @@ def test_in_process_run_writes_history_and_best(sample_features, tmp_path):
     assert (tmp_path / "best" / "kerasner.json").is_file()
     # Every labelled position weighs the same: the step's loss is a sum over the mean count.
     assert model.labelled_positions_per_step == train.labelled_positions() / -(-len(train) // 16)
+
+
+def test_random_batches_by_token_budget(sample_features, tmp_path):
+    model, train, validation = sample_features
+    plan = train.batch_plan(16, shuffle=True, seed=42, pool_batches=1, max_tokens=256)
+    assert len(plan) != len(train.batch_plan(16, shuffle=True, seed=42, max_tokens=256))
+    batches = []
+    kerasner.train_token_classifier(
+        model, train, validation, tmp_path, epochs=1, batch_size=16, max_tokens=256, pool_batches=1, verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batches.append(batch))],
+    )
+    assert len(batches) == len(plan)
+    assert model.labelled_positions_per_step == train.labelled_positions() / len(plan)
