@@ -147,6 +147,42 @@ def matmul_flops_per_second(hidden, intermediate, rows=1024, repeats=50, dtype="
     return 2 * rows * hidden * intermediate / best
 
 
+def training_matmul_flops_per_second(hidden, intermediate, rows, repeats=10):
+    """FLOP/s of one encoder layer's training matmuls at `rows` positions: for each dense weight
+    (4 of hidden x hidden, hidden x intermediate, intermediate x hidden) the forward product, the
+    gradient of its input (`dy @ w^T`) and of the weight (`x^T @ dy`), in one function.
+
+    With every op that is not one of these free, a training step could reach this rate over the
+    ceiling probe's rate as a share of the ceiling, and no more.
+    """
+    import tensorflow as tf
+
+    shapes = [(hidden, hidden)] * 4 + [(hidden, intermediate), (intermediate, hidden)]
+    operands = {
+        shape: [tf.Variable(tf.random.normal(size)) for size in ((rows, shape[0]), shape, (rows, shape[1]))]
+        for shape in set(shapes)
+    }
+
+    def layer_step():
+        total = 0.0
+        for shape in shapes:
+            x, w, dy = operands[shape]
+            total += tf.reduce_sum(tf.matmul(x, w))
+            total += tf.reduce_sum(tf.matmul(dy, w, transpose_b=True))
+            total += tf.reduce_sum(tf.matmul(x, dy, transpose_a=True))
+        return total
+
+    step = tf.function(layer_step)
+    step()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            step().numpy()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 6 * rows * sum(a * b for a, b in shapes) / best
+
+
 def training_flops_per_token(layers, hidden, intermediate):
     """Matmul FLOPs to train on one token: 6 x the encoder's dense weights (forward 2, backward 4)."""
     return 6 * layers * (4 * hidden * hidden + 2 * hidden * intermediate)
@@ -276,10 +312,13 @@ def speed_command(args):
     # part each, in a rotating order: a slow spell of the machine slows every recipe alike. The
     # matmul of the ceiling is measured in every round too, and its best rate is kept.
     seconds = dict.fromkeys(runs, 0.0)
-    flops = 0.0
+    flops = training_flops = 0.0
+    kerasner_batches = next((timed for recipe, (_, timed) in runs.items() if recipe.startswith("kerasner")), None)
+    rows = 1024 if kerasner_batches is None else round(np.mean([x["input_ids"].size for x, _ in kerasner_batches]))
     parts = {recipe: np.array_split(np.arange(len(timed)), args.rounds) for recipe, (_, timed) in runs.items()}
     for round_index in range(args.rounds):
         flops = max(flops, matmul_flops_per_second(args.hidden, args.intermediate))
+        training_flops = max(training_flops, training_matmul_flops_per_second(args.hidden, args.intermediate, rows))
         turn = list(runs)[round_index % len(runs) :] + list(runs)[: round_index % len(runs)]
         for recipe in turn:
             model, timed = runs[recipe]
@@ -294,6 +333,10 @@ def speed_command(args):
     ceiling = flops / per_token
     print(f"matmul {flops / 1e9:.1f} GFLOP/s (best of {args.rounds} rounds), {per_token / 1e6:.1f} MFLOP per training "
           f"token: ceiling {ceiling:,.0f} real tokens/s")
+    bound = training_flops / flops
+    print(f"the encoder's training matmuls at {rows} positions (a kerasner batch): {training_flops / 1e9:.1f} GFLOP/s "
+          f"(best of {args.rounds} rounds), {bound:.0%} of the ceiling's matmul: with every other op free, a step "
+          f"would reach {bound:.0%} of the ceiling")
     for recipe, (model, timed) in runs.items():
         real = int(sum(x["attention_mask"].sum() for x, _ in timed))
         positions = sum(x["input_ids"].size for x, _ in timed)
@@ -306,7 +349,12 @@ def speed_command(args):
         print(f"{recipe:20s} {real / seconds[recipe]:8,.0f} real tokens/s  ({seconds[recipe]:6.1f} s, padding "
               f"{positions / real:.2f}x, {real / seconds[recipe] / ceiling:.0%} of ceiling)")
     del runs
-    summary = {"ceiling_real_tokens_per_second": ceiling, "matmul_flops_per_second": flops, "flops_per_token": per_token}
+    summary = {
+        "ceiling_real_tokens_per_second": ceiling,
+        "matmul_flops_per_second": flops,
+        "flops_per_token": per_token,
+        "training_matmuls": {"rows": rows, "flops_per_second": training_flops, "share_of_ceiling": bound},
+    }
     if bf16_ceiling is not None:
         summary["bfloat16_ceiling_real_tokens_per_second"] = bf16_ceiling
     ratios = {}

@@ -107,6 +107,10 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     assert set(results["recipes"]) == {"hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc"}
     assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
+    bound = results["training_matmuls"]
+    assert bound["flops_per_second"] > 0 and bound["share_of_ceiling"] > 0
+    kerasner_run = results["recipes"]["kerasner"]  # 64 // 8 - 2 = 6 timed batches
+    assert bound["rows"] == round(kerasner_run["real_tokens"] * kerasner_run["padding_overhead"] / 6)
     assert benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--rounds", "0"]) == 2
     assert "--rounds must be at least 1" in capsys.readouterr().err
 
