@@ -126,6 +126,18 @@ def data_command(args):
     return 0
 
 
+def best_seconds(step, repeats):
+    """Seconds of one call of `step` (traced first), the best mean of 3 runs of `repeats` calls."""
+    step()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            step().numpy()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best
+
+
 def matmul_flops_per_second(hidden, intermediate, rows=1024, repeats=50, dtype="float32"):
     """FLOP/s of a (rows x hidden) @ (hidden x intermediate) matmul in `dtype` on this machine.
 
@@ -137,14 +149,7 @@ def matmul_flops_per_second(hidden, intermediate, rows=1024, repeats=50, dtype="
     a = tf.Variable(tf.cast(tf.random.normal((rows, hidden)), dtype))
     b = tf.Variable(tf.cast(tf.random.normal((hidden, intermediate)), dtype))
     step = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-    step()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            step().numpy()
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return 2 * rows * hidden * intermediate / best
+    return 2 * rows * hidden * intermediate / best_seconds(step, repeats)
 
 
 def training_matmul_flops_per_second(hidden, intermediate, rows, repeats=10):
@@ -152,8 +157,8 @@ def training_matmul_flops_per_second(hidden, intermediate, rows, repeats=10):
     (4 of hidden x hidden, hidden x intermediate, intermediate x hidden) the forward product, the
     gradient of its input (`dy @ w^T`) and of the weight (`x^T @ dy`), in one function.
 
-    With every op that is not one of these free, a training step could reach this rate over the
-    ceiling probe's rate as a share of the ceiling, and no more.
+    Divided by the ceiling's matmul rate, it is the share of the ceiling a training step would
+    reach if every other op were free.
     """
     import tensorflow as tf
 
@@ -172,15 +177,7 @@ def training_matmul_flops_per_second(hidden, intermediate, rows, repeats=10):
             total += tf.reduce_sum(tf.matmul(x, dy, transpose_a=True))
         return total
 
-    step = tf.function(layer_step)
-    step()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            step().numpy()
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return 6 * rows * sum(a * b for a, b in shapes) / best
+    return 6 * rows * sum(a * b for a, b in shapes) / best_seconds(tf.function(layer_step), repeats)
 
 
 def training_flops_per_token(layers, hidden, intermediate):
