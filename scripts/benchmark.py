@@ -24,11 +24,25 @@ Examples:
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 import environment_defaults  # noqa: F401  (sets TensorFlow's environment before it is imported)
+
+
+SPEED_RECIPES = (
+    "tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16",
+    "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay",
+)
+
+
+def speed_recipe(name):
+    """A recipe of `speed --recipes`: one of SPEED_RECIPES, or kerasner-pools-N (N >= 1)."""
+    if name in SPEED_RECIPES or re.fullmatch(r"kerasner-pools-[1-9][0-9]*", name):
+        return name
+    raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from {', '.join(SPEED_RECIPES)}, kerasner-pools-N)")
 
 
 def build_parser():
@@ -50,7 +64,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], choices=["tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16", "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay"], help="Recipes to run; kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16, kerasner-pools-N groups by length in pools of N batches instead of 16 (1: random batches). Defaults to tutorial hf kerasner.")
     speed.add_argument("--rounds", type=int, default=4, help="Parts the timed batches of every recipe are cut into; the recipes take turns, a part each, so that a slow spell of the machine slows all of them. Defaults to 4.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
@@ -210,6 +224,7 @@ def speed_command(args):
 
     import kerasner
     from kerasner.malloc_thresholds import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
+    from kerasner.token_features import POOL_BATCHES
     from kerasner.warmup_linear_decay import NO_WEIGHT_DECAY
 
     class KerasDecayFusedAdamW(kerasner.FusedAdamW):
@@ -291,7 +306,11 @@ def speed_command(args):
             if features is None:  # the same windows for every kerasner recipe
                 features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.endswith("-budget") else None
-            batches = [(x, y) for x, y, _ in features.batches(args.batch_size, shuffle=True, seed=args.seed, max_tokens=budget)]
+            pools = int(recipe.rsplit("-", 1)[1]) if recipe.startswith("kerasner-pools-") else POOL_BATCHES
+            batches = [
+                (x, y)
+                for x, y, _ in features.batches(args.batch_size, shuffle=True, seed=args.seed, max_tokens=budget, pool_batches=pools)
+            ]
             if budget is None:
                 batches = batches[:num_batches]
             optimizer = kerasner.create_optimizer(5e-5, total_steps=len(batches), lazy="-lazy" in recipe)

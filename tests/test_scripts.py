@@ -98,13 +98,13 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     status = benchmark.main(
         ["speed", "--data", str(kerasner.sample_data_path()), "--sentences", "64", "--batch-size", "8",
          "--warmup-batches", "2", "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64",
-         "--recipes", "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "--inference-sentences", "0",
-         "--rounds", "3", "--output", str(output)]
+         "--recipes", "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1",
+         "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
     )
     assert status == 0
     assert "(best of 3 rounds)" in capsys.readouterr().out
     results = json.loads(output.read_text())
-    assert set(results["recipes"]) == {"hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc"}
+    assert set(results["recipes"]) == {"hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1"}
     assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
     bound = results["training_matmuls"]
@@ -113,6 +113,11 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     assert bound["rows"] == round(kerasner_run["real_tokens"] * kerasner_run["padding_overhead"] / 6)
     assert benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--rounds", "0"]) == 2
     assert "--rounds must be at least 1" in capsys.readouterr().err
+    # Random batches (pools of one batch) pad more than kerasner's pools of 16.
+    assert results["recipes"]["kerasner-pools-1"]["padding_overhead"] > kerasner_run["padding_overhead"]
+    with pytest.raises(SystemExit):
+        benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--recipes", "kerasner-pools-0"])
+    assert "invalid choice: 'kerasner-pools-0'" in capsys.readouterr().err
 
 
 def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tmp_path):
