@@ -329,7 +329,9 @@ def speed_command(args):
     # matmul of the ceiling is measured in every round too, and its best rate is kept.
     seconds = dict.fromkeys(runs, 0.0)
     flops = training_flops = 0.0
-    kerasner_batches = next((timed for recipe, (_, timed) in runs.items() if recipe.startswith("kerasner")), None)
+    # The default recipe's batches when it runs, else the first kerasner variant's (other pools pad more).
+    kerasner_recipe = "kerasner" if "kerasner" in runs else next((recipe for recipe in runs if recipe.startswith("kerasner")), None)
+    kerasner_batches = None if kerasner_recipe is None else runs[kerasner_recipe][1]
     rows = 1024 if kerasner_batches is None else round(np.mean([x["input_ids"].size for x, _ in kerasner_batches]))
     parts = {recipe: np.array_split(np.arange(len(timed)), args.rounds) for recipe, (_, timed) in runs.items()}
     for round_index in range(args.rounds):

@@ -98,7 +98,7 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     status = benchmark.main(
         ["speed", "--data", str(kerasner.sample_data_path()), "--sentences", "64", "--batch-size", "8",
          "--warmup-batches", "2", "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64",
-         "--recipes", "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1",
+         "--recipes", "hf", "kerasner-pools-1", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc",
          "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
     )
     assert status == 0
@@ -109,7 +109,7 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
     bound = results["training_matmuls"]
     assert bound["flops_per_second"] > 0 and bound["share_of_ceiling"] > 0
-    kerasner_run = results["recipes"]["kerasner"]  # 64 // 8 - 2 = 6 timed batches
+    kerasner_run = results["recipes"]["kerasner"]  # 64 // 8 - 2 = 6 timed batches; the default's, though listed after pools-1
     assert bound["rows"] == round(kerasner_run["real_tokens"] * kerasner_run["padding_overhead"] / 6)
     assert benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--rounds", "0"]) == 2
     assert "--rounds must be at least 1" in capsys.readouterr().err
