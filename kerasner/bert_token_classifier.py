@@ -174,9 +174,15 @@ class BertTokenClassifier(keras.Model):
 
     def encode(self, inputs, training=False):
         """Runs the encoder; `inputs` is a dict of `input_ids` (+ `attention_mask`,
-        `token_type_ids`) or an `input_ids` tensor. Other keys are ignored."""
+        `token_type_ids`) or an `input_ids` tensor. Other keys are ignored.
+
+        Rows that pack several windows (`TokenFeatures.pack`) also hold `segment_ids` and
+        `position_ids`; each position then attends to the positions of its own segment only.
+        """
         if not isinstance(inputs, Mapping):
             inputs = {"input_ids": inputs}
+        if inputs.get("segment_ids") is not None:
+            return self._encode_packed(inputs, training)
         input_ids = inputs["input_ids"]  # (batch, seq_len)
         attention_mask = inputs.get("attention_mask")
         if attention_mask is None:
@@ -191,6 +197,42 @@ class BertTokenClassifier(keras.Model):
         if inputs.get("token_type_ids") is not None:
             encoder_inputs["token_type_ids"] = inputs["token_type_ids"]
         return self.encoder(encoder_inputs, training=training).last_hidden_state
+
+    def _encode_packed(self, inputs, training):
+        """`encode` for packed rows: BERT's embeddings and layers, with a block-diagonal mask."""
+        main = getattr(self.encoder, self.encoder.base_model_prefix, None)
+        if self.encoder.config.model_type != "bert" or main is None:
+            raise ValueError(
+                "Packed rows (`segment_ids`) need a BERT encoder, whose positions can restart in "
+                f"every segment. Received: an encoder of model_type {self.encoder.config.model_type!r}; "
+                "train it with `pack=False`."
+            )
+        segments = inputs["segment_ids"]  # (batch, seq_len); 0 on padding
+        table = self._word_embedding_table()
+        hidden = main.embeddings(
+            input_ids=inputs["input_ids"] if table is None else None,
+            inputs_embeds=None if table is None else embed_tokens(table, inputs["input_ids"]),
+            position_ids=inputs["position_ids"],
+            token_type_ids=inputs.get("token_type_ids", tf.zeros_like(segments)),
+            training=training,
+        )
+        # A position sees the positions of its own segment: 0 there, -10000 (as in BERT) elsewhere.
+        same = tf.logical_and(tf.equal(segments[:, :, None], segments[:, None, :]), segments[:, None, :] > 0)
+        mask = (1.0 - tf.cast(same, hidden.dtype)[:, None]) * tf.constant(-10000.0, hidden.dtype)
+        layers = len(main.encoder.layer)
+        return main.encoder(
+            hidden_states=hidden,
+            attention_mask=mask,  # (batch, 1, seq_len, seq_len)
+            head_mask=[None] * layers,
+            encoder_hidden_states=None,
+            encoder_attention_mask=None,
+            past_key_values=[None] * layers,
+            use_cache=False,
+            output_attentions=False,
+            output_hidden_states=False,
+            return_dict=True,
+            training=training,
+        ).last_hidden_state
 
     def _word_embedding_table(self):
         """The encoder's word-embedding variable if `encode` can look tokens up itself, else None.

@@ -137,16 +137,52 @@ class TokenFeatures:
             mask[row, :size] = 1
         return {"input_ids": ids, "attention_mask": mask}, labels, words
 
+    def pack(self, indices):
+        """Packs the windows `indices` into few rows `(x, y, word_index)`, several windows a row.
+
+        Windows go into rows first-fit by decreasing length; the row length is the one, between
+        the longest window and twice it, that gives the fewest positions. Besides `input_ids` and
+        `attention_mask` (1 on every window position), `x` holds `segment_ids` (1, 2, ... for the
+        windows of a row, 0 on padding) and `position_ids` (restarting at 0 with every window):
+        `BertTokenClassifier` lets each position attend to its own window only, so a packed
+        window gets the same outputs as a padded one, with few padded positions whatever the
+        windows' lengths.
+        """
+        lengths = self.lengths[indices]
+        rows, length = pack_rows(lengths)
+        ids = np.full((len(rows), length), self.pad_token_id, dtype=np.int32)
+        labels = np.full((len(rows), length), self.ignore_index, dtype=np.int32)
+        words = np.full((len(rows), length), -1, dtype=np.int32)
+        mask = np.zeros((len(rows), length), dtype=np.int32)
+        segments = np.zeros((len(rows), length), dtype=np.int32)
+        positions = np.zeros((len(rows), length), dtype=np.int32)
+        for row, members in enumerate(rows):
+            start = 0
+            for segment, member in enumerate(members, start=1):
+                index, end = indices[member], start + lengths[member]
+                ids[row, start:end] = self.input_ids[index]
+                labels[row, start:end] = self.labels[index]
+                words[row, start:end] = self.word_index[index]
+                mask[row, start:end] = 1
+                segments[row, start:end] = segment
+                positions[row, start:end] = np.arange(end - start)
+                start = end
+        x = {"input_ids": ids, "attention_mask": mask, "segment_ids": segments, "position_ids": positions}
+        return x, labels, words
+
     def batches(
-        self, batch_size=32, shuffle=False, seed=0, epoch=0, pad_to_multiple_of=PAD_TO_MULTIPLE_OF, max_tokens=None, pool_batches=POOL_BATCHES
+        self, batch_size=32, shuffle=False, seed=0, epoch=0, pad_to_multiple_of=PAD_TO_MULTIPLE_OF, max_tokens=None,
+        pool_batches=POOL_BATCHES, pack=False,
     ):
-        """Yields `(x, y, indices)` numpy batches following `batch_plan`."""
+        """Yields `(x, y, indices)` numpy batches following `batch_plan`; with `pack`, each
+        batch's windows are packed into rows (`pack`) instead of padded one a row."""
         for indices in self.batch_plan(batch_size, shuffle, seed, epoch, pool_batches, max_tokens):
-            x, y, _ = self.pad(indices, pad_to_multiple_of)
+            x, y, _ = self.pack(indices) if pack else self.pad(indices, pad_to_multiple_of)
             yield x, y, indices
 
     def to_dataset(
-        self, batch_size=32, shuffle=True, seed=0, pad_to_multiple_of=PAD_TO_MULTIPLE_OF, max_tokens=None, pool_batches=POOL_BATCHES
+        self, batch_size=32, shuffle=True, seed=0, pad_to_multiple_of=PAD_TO_MULTIPLE_OF, max_tokens=None,
+        pool_batches=POOL_BATCHES, pack=False,
     ):
         """A `tf.data.Dataset` of `({"input_ids", "attention_mask"}, labels)` int32 batches.
 
@@ -154,7 +190,9 @@ class TokenFeatures:
         to a multiple of `pad_to_multiple_of` (default 1: not rounded); with `shuffle`, every pass over the dataset (every epoch) draws new
         batches from `seed` and the epoch number. With `max_tokens`, batches are cut by a budget of
         padded positions instead of a count of windows (see `batch_plan`); their number can then
-        vary a little from epoch to epoch, and the dataset's cardinality is unknown.
+        vary a little from epoch to epoch, and the dataset's cardinality is unknown. With `pack`,
+        each batch's windows are packed several to a row (see `pack`; `x` also holds
+        `segment_ids` and `position_ids`).
 
         Example:
         ```python
@@ -167,13 +205,12 @@ class TokenFeatures:
 
         def generate():
             epoch = next(epochs)
-            for x, y, _ in self.batches(batch_size, shuffle, seed, epoch, pad_to_multiple_of, max_tokens, pool_batches):
+            for x, y, _ in self.batches(batch_size, shuffle, seed, epoch, pad_to_multiple_of, max_tokens, pool_batches, pack):
                 yield x, y
 
         spec = tf.TensorSpec((None, None), tf.int32)
-        dataset = tf.data.Dataset.from_generator(
-            generate, output_signature=({"input_ids": spec, "attention_mask": spec}, spec)
-        )
+        keys = ("input_ids", "attention_mask") + (("segment_ids", "position_ids") if pack else ())
+        dataset = tf.data.Dataset.from_generator(generate, output_signature=(dict.fromkeys(keys, spec), spec))
         if max_tokens is None:
             num_batches = math.ceil(len(self) / batch_size)  # every pool but the last is whole batches
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
@@ -182,12 +219,17 @@ class TokenFeatures:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return dataset.with_options(options).prefetch(2)
 
-    def padding_overhead(self, batch_size=32, pad_to_multiple_of=PAD_TO_MULTIPLE_OF, seed=0, pool_batches=POOL_BATCHES, max_tokens=None):
+    def padding_overhead(
+        self, batch_size=32, pad_to_multiple_of=PAD_TO_MULTIPLE_OF, seed=0, pool_batches=POOL_BATCHES, max_tokens=None, pack=False
+    ):
         """Padded positions over real (non-pad) positions for one shuffled epoch of batches."""
-        padded = sum(
-            len(indices) * self.padded_length(int(self.lengths[indices].max()), pad_to_multiple_of)
-            for indices in self.batch_plan(batch_size, True, seed, 0, pool_batches, max_tokens)
-        )
+        padded = 0
+        for indices in self.batch_plan(batch_size, True, seed, 0, pool_batches, max_tokens):
+            if pack:
+                rows, length = pack_rows(self.lengths[indices])
+                padded += len(rows) * length
+            else:
+                padded += len(indices) * self.padded_length(int(self.lengths[indices].max()), pad_to_multiple_of)
         return padded / int(self.lengths.sum())
 
     # --- Back to words ------------------------------------------------------------------
@@ -209,6 +251,36 @@ class TokenFeatures:
             slots = np.flatnonzero(self.word_index[window] >= 0)
             out[self.sentence_index[window]][self.word_index[window][slots]] = np.asarray(values)[slots]
         return out
+
+
+def pack_rows(lengths):
+    """Packs items of `lengths` into rows: returns `(rows, row_length)`, `rows` a list of lists of
+    item positions.
+
+    Items go first-fit by decreasing length into rows of one length, chosen between the longest
+    item and twice it to give the fewest positions (rows x length; the shorter length on a tie).
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    longest, total = int(lengths.max()), int(lengths.sum())
+    best = None
+    for length in range(longest, 2 * longest + 1):
+        if best is not None and -(-total // length) * length >= len(best[0]) * best[1]:
+            continue  # even rows filled to the brim would not give fewer positions
+        rows, free = [], []
+        for item in order:
+            size = int(lengths[item])
+            for row, room in enumerate(free):
+                if size <= room:
+                    rows[row].append(int(item))
+                    free[row] -= size
+                    break
+            else:
+                rows.append([int(item)])
+                free.append(length - size)
+        if best is None or len(rows) * length < len(best[0]) * best[1]:
+            best = (rows, length)
+    return best
 
 
 def _check_batching(batch_size, pool_batches):

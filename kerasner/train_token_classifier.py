@@ -20,6 +20,7 @@ def train_token_classifier(
     batch_size=32,
     max_tokens=None,
     pool_batches=POOL_BATCHES,
+    pack=False,
     learning_rate=5e-5,
     warmup_ratio=0.1,
     weight_decay=0.01,
@@ -55,6 +56,9 @@ def train_token_classifier(
             `batch_size` windows. Defaults to None.
         pool_batches: int. Batches of similar length are cut from pools of this many batches of
             shuffled windows; `1` draws batches at random, with more padding. Defaults to `16`.
+        pack: bool. Pack each batch's windows several to a row, each attending only to itself
+            (`TokenFeatures.pack`; BERT encoders): with `pool_batches=1`, random batches with
+            little padding. Defaults to False.
         learning_rate: float. Peak rate of the warm-up/linear-decay schedule. Defaults to `5e-5`.
         warmup_ratio: float. Defaults to `0.1`.
         weight_decay: float. Defaults to `0.01`.
@@ -145,7 +149,7 @@ def train_token_classifier(
         )
     history = model.fit(
         train_features.to_dataset(
-            step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens, pool_batches=pool_batches
+            step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens, pool_batches=pool_batches, pack=pack
         ),
         epochs=epochs,
         callbacks=run_callbacks + list(callbacks),

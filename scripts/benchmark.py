@@ -34,7 +34,7 @@ import environment_defaults  # noqa: F401  (sets TensorFlow's environment before
 
 SPEED_RECIPES = (
     "tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16",
-    "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay",
+    "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-packed",
 )
 
 
@@ -64,7 +64,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16, kerasner-pools-N groups by length in pools of N batches instead of 16 (1: random batches). Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16, -packed draws random batches and packs several sentences into each row (attention kept within each sentence), kerasner-pools-N groups by length in pools of N batches instead of 16 (1: random batches). Defaults to tutorial hf kerasner.")
     speed.add_argument("--rounds", type=int, default=4, help="Parts the timed batches of every recipe are cut into; the recipes take turns, a part each, so that a slow spell of the machine slows all of them. Defaults to 4.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
@@ -85,6 +85,7 @@ def build_parser():
     quality.add_argument("--lazy-embeddings", action="store_true", help="Train kerasner with LazyAdamW (only the embedding rows a batch uses are updated).")
     quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions instead of --batch-size.")
     quality.add_argument("--pool-batches", type=int, default=16, help="kerasner's length-grouping pools, in batches; 1 draws random batches as the transformers recipe does. Defaults to 16.")
+    quality.add_argument("--pack", action="store_true", help="Pack kerasner's batches several sentences to a row (attention kept within each sentence); with --pool-batches 1, random batches with little padding.")
     quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models. Defaults to runs/benchmark-quality.")
     quality.add_argument("--output", help="Also write the numbers as JSON to this file.")
     return parser
@@ -306,10 +307,13 @@ def speed_command(args):
             if features is None:  # the same windows for every kerasner recipe
                 features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.endswith("-budget") else None
-            pools = int(recipe.rsplit("-", 1)[1]) if recipe.startswith("kerasner-pools-") else POOL_BATCHES
+            pack = recipe == "kerasner-packed"
+            pools = int(recipe.rsplit("-", 1)[1]) if recipe.startswith("kerasner-pools-") else 1 if pack else POOL_BATCHES
             batches = [
                 (x, y)
-                for x, y, _ in features.batches(args.batch_size, shuffle=True, seed=args.seed, max_tokens=budget, pool_batches=pools)
+                for x, y, _ in features.batches(
+                    args.batch_size, shuffle=True, seed=args.seed, max_tokens=budget, pool_batches=pools, pack=pack
+                )
             ]
             if budget is None:
                 batches = batches[:num_batches]
@@ -536,6 +540,7 @@ def quality_command(args):
                     model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-kerasner",
                     epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, verbose=0,
                     lazy_embeddings=args.lazy_embeddings, max_tokens=args.max_tokens, pool_batches=args.pool_batches,
+                    pack=args.pack,
                 )
                 scores = history.entity_f1.history[-1]  # the last epoch, as for the other recipe
                 del model

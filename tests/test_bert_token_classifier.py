@@ -198,3 +198,51 @@ def test_word_lookup_reads_the_table_densely_with_the_encoders_result(model):
     too_big = dict(x, input_ids=tf.fill(tf.shape(x["input_ids"]), table.shape[0]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="vocabulary size"):
         model(too_big)
+
+
+def test_packed_rows_give_the_same_logits_loss_and_gradients_as_padded_rows(tokenizer, labels):
+    from kerasner import TokenClassificationPreprocessor
+    from kerasner.token_features import pack_rows
+    from test_token_classification_preprocessor import sentences_of_lengths
+
+    model = BertTokenClassifier(make_encoder(tokenizer.vocab_size, dropout=0.0), labels, dropout=0.0)
+    features = TokenClassificationPreprocessor(tokenizer, labels, max_length=64)(
+        sentences_of_lengths(np.random.default_rng(7).integers(1, 30, 24))
+    )
+    indices = np.arange(len(features))
+    packed_x, packed_y, _ = features.pack(indices)
+    padded_x, padded_y, _ = features.pad(indices)
+    assert packed_x["input_ids"].shape[0] < len(indices) and packed_x["input_ids"].shape[1] > 64  # longer than the positions
+    packed, padded = model(packed_x).numpy(), model(padded_x).numpy()
+    rows, _ = pack_rows(features.lengths)
+    for row, members in enumerate(rows):
+        start = 0
+        for member in members:
+            size = features.lengths[member]
+            np.testing.assert_allclose(packed[row, start : start + size], padded[member, :size], atol=1e-5)
+            start += size
+    # Mixed up, the segments would attend to each other: the check can fail.
+    crossed = dict(packed_x, segment_ids=np.minimum(packed_x["segment_ids"], 1))
+    assert np.abs(model.encode(crossed).numpy() - model.encode(packed_x).numpy()).max() > 1e-3
+    loss = MaskedSparseCategoricalCrossentropy()
+
+    def loss_and_gradients(x, y):
+        with tf.GradientTape() as tape:
+            value = loss(y, model(x, training=True))
+        return value.numpy(), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(value, model.trainable_weights)]
+
+    packed_loss, packed_gradients = loss_and_gradients(packed_x, packed_y)
+    padded_loss, padded_gradients = loss_and_gradients(padded_x, padded_y)
+    assert packed_loss == pytest.approx(padded_loss, rel=1e-5)
+    for a, b in zip(packed_gradients, padded_gradients):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_packed_rows_need_a_bert_encoder(labels):
+    config = transformers.RobertaConfig(
+        vocab_size=60, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    model = BertTokenClassifier(transformers.TFRobertaModel(config), labels)
+    x = {name: np.ones((1, 4), "int32") for name in ("input_ids", "attention_mask", "segment_ids", "position_ids")}
+    with pytest.raises(ValueError, match="model_type 'roberta'"):
+        model(x)

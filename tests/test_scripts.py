@@ -99,12 +99,14 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
         ["speed", "--data", str(kerasner.sample_data_path()), "--sentences", "64", "--batch-size", "8",
          "--warmup-batches", "2", "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64",
          "--recipes", "hf", "kerasner-pools-1", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc",
-         "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
+         "kerasner-packed", "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
     )
     assert status == 0
     assert "(best of 3 rounds)" in capsys.readouterr().out
     results = json.loads(output.read_text())
-    assert set(results["recipes"]) == {"hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1"}
+    assert set(results["recipes"]) == {
+        "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1", "kerasner-packed"
+    }
     assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
     bound = results["training_matmuls"]
@@ -115,6 +117,8 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     assert "--rounds must be at least 1" in capsys.readouterr().err
     # Random batches (pools of one batch) pad more than kerasner's pools of 16.
     assert results["recipes"]["kerasner-pools-1"]["padding_overhead"] > kerasner_run["padding_overhead"]
+    # The same random batches, packed several sentences a row, pad less.
+    assert results["recipes"]["kerasner-packed"]["padding_overhead"] < results["recipes"]["kerasner-pools-1"]["padding_overhead"]
     with pytest.raises(SystemExit):
         benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--recipes", "kerasner-pools-0"])
     assert "invalid choice: 'kerasner-pools-0'" in capsys.readouterr().err

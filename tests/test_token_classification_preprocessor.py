@@ -179,3 +179,44 @@ def test_labelled_positions(tokenizer):
     unlabelled = TokenClassificationPreprocessor(tokenizer, LABELS)([list(s.words) for s in sentences])
     with pytest.raises(ValueError, match="no labels"):
         unlabelled.labelled_positions()
+
+
+def test_pack_rows_places_every_item_once_in_the_fewest_positions():
+    from kerasner.token_features import pack_rows
+
+    lengths = np.random.default_rng(5).integers(3, 60, 32)
+    rows, length = pack_rows(lengths)
+    assert sorted(item for row in rows for item in row) == list(range(32))
+    assert all(lengths[row].sum() <= length for row in rows)
+    assert lengths.max() <= length <= 2 * lengths.max()
+    assert len(rows) * length < 32 * lengths.max()  # fewer positions than one window a row
+    assert pack_rows([7]) == ([[0]], 7)
+    assert pack_rows([4, 4, 4]) == ([[0], [1], [2]], 4)  # 12 positions, none padded
+    # Rows of 5 (the longest) or 6 take 3 rows; rows of 7 fit 4 + 3 in one: 14 positions.
+    assert pack_rows([5, 4, 3]) == ([[0], [1, 2]], 7)
+
+
+def test_packed_batches_hold_every_window_in_its_own_segment(tokenizer):
+    sentences = sentences_of_lengths(np.random.default_rng(6).integers(1, 40, 200))
+    features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64)(sentences)
+    seen = []
+    for x, y, indices in features.batches(16, shuffle=True, seed=2, pool_batches=1, pack=True):
+        assert set(x) == {"input_ids", "attention_mask", "segment_ids", "position_ids"}
+        assert x["input_ids"].shape[0] < len(indices)  # several windows a row
+        np.testing.assert_array_equal(x["attention_mask"], (x["segment_ids"] > 0).astype("int32"))
+        assert (y[x["segment_ids"] == 0] == -100).all() and (x["input_ids"][x["segment_ids"] == 0] == 0).all()
+        for row in range(x["input_ids"].shape[0]):
+            for segment in range(1, x["segment_ids"][row].max() + 1):
+                where = np.flatnonzero(x["segment_ids"][row] == segment)
+                assert (np.diff(where) == 1).all()  # contiguous
+                np.testing.assert_array_equal(x["position_ids"][row, where], np.arange(len(where)))
+                window = [i for i in indices if features.lengths[i] == len(where)
+                          and np.array_equal(features.input_ids[i], x["input_ids"][row, where])]
+                assert window, "a segment that is no window of the batch"
+                np.testing.assert_array_equal(y[row, where], features.labels[window[0]])
+                seen.append(len(where))
+    assert sorted(seen) == sorted(features.lengths.tolist())
+    random, packed = features.padding_overhead(16, pool_batches=1), features.padding_overhead(16, pool_batches=1, pack=True)
+    assert packed < features.padding_overhead(16) < random
+    x, y = next(iter(features.to_dataset(16, pool_batches=1, pack=True)))
+    assert set(x) == {"input_ids", "attention_mask", "segment_ids", "position_ids"} and x["segment_ids"].dtype == tf.int32

@@ -57,3 +57,15 @@ def test_random_batches_by_token_budget(sample_features, tmp_path):
     )
     assert len(batches) == len(plan)
     assert model.labelled_positions_per_step == train.labelled_positions() / len(plan)
+
+
+def test_packed_random_batches(sample_features, tmp_path):
+    model, train, validation = sample_features
+    rows = []
+    history = kerasner.train_token_classifier(
+        model, train, validation, tmp_path, epochs=1, batch_size=16, pool_batches=1, pack=True, learning_rate=1e-3, verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: rows.append(batch))],
+    )
+    assert len(rows) == -(-len(train) // 16)  # one step per batch of 16 windows, packed into fewer rows
+    assert model.labelled_positions_per_step == train.labelled_positions() / len(rows)
+    assert history.history["loss"][0] > 0 and 0 <= history.history["val_entity_f1"][0] <= 1
