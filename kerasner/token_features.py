@@ -141,7 +141,8 @@ class TokenFeatures:
         """Packs the windows `indices` into few rows `(x, y, word_index)`, several windows a row.
 
         Windows go into rows first-fit by decreasing length; the row length is the one, between
-        the longest window and twice it, that gives the fewest positions. Besides `input_ids` and
+        the longest window and twice it (at most `max_length`), that gives the fewest positions,
+        so a row is never longer than a padded batch's. Besides `input_ids` and
         `attention_mask` (1 on every window position), `x` holds `segment_ids` (1, 2, ... for the
         windows of a row, 0 on padding) and `position_ids` (restarting at 0 with every window):
         `BertTokenClassifier` lets each position attend to its own window only, so a packed
@@ -149,7 +150,7 @@ class TokenFeatures:
         windows' lengths.
         """
         lengths = self.lengths[indices]
-        rows, length = pack_rows(lengths)
+        rows, length = pack_rows(lengths, self.max_length)
         ids = np.full((len(rows), length), self.pad_token_id, dtype=np.int32)
         labels = np.full((len(rows), length), self.ignore_index, dtype=np.int32)
         words = np.full((len(rows), length), -1, dtype=np.int32)
@@ -226,7 +227,7 @@ class TokenFeatures:
         padded = 0
         for indices in self.batch_plan(batch_size, True, seed, 0, pool_batches, max_tokens):
             if pack:
-                rows, length = pack_rows(self.lengths[indices])
+                rows, length = pack_rows(self.lengths[indices], self.max_length)
                 padded += len(rows) * length
             else:
                 padded += len(indices) * self.padded_length(int(self.lengths[indices].max()), pad_to_multiple_of)
@@ -253,18 +254,20 @@ class TokenFeatures:
         return out
 
 
-def pack_rows(lengths):
+def pack_rows(lengths, max_length=None):
     """Packs items of `lengths` into rows: returns `(rows, row_length)`, `rows` a list of lists of
     item positions.
 
     Items go first-fit by decreasing length into rows of one length, chosen between the longest
-    item and twice it to give the fewest positions (rows x length; the shorter length on a tie).
+    item and twice it, but not above `max_length` (unless the longest item is), to give the
+    fewest positions (rows x length; the shorter length on a tie).
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
     longest, total = int(lengths.max()), int(lengths.sum())
+    limit = 2 * longest if max_length is None else max(longest, min(2 * longest, int(max_length)))
     best = None
-    for length in range(longest, 2 * longest + 1):
+    for length in range(longest, limit + 1):
         if best is not None and -(-total // length) * length >= len(best[0]) * best[1]:
             continue  # even rows filled to the brim would not give fewer positions
         rows, free = [], []

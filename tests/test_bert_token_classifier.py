@@ -207,14 +207,14 @@ def test_packed_rows_give_the_same_logits_loss_and_gradients_as_padded_rows(toke
 
     model = BertTokenClassifier(make_encoder(tokenizer.vocab_size, dropout=0.0), labels, dropout=0.0)
     features = TokenClassificationPreprocessor(tokenizer, labels, max_length=64)(
-        sentences_of_lengths(np.random.default_rng(7).integers(1, 30, 24))
+        sentences_of_lengths(np.random.default_rng(7).integers(1, 15, 24))
     )
     indices = np.arange(len(features))
     packed_x, packed_y, _ = features.pack(indices)
     padded_x, padded_y, _ = features.pad(indices)
-    assert packed_x["input_ids"].shape[0] < len(indices) and packed_x["input_ids"].shape[1] > 64  # longer than the positions
+    assert packed_x["input_ids"].shape[0] < len(indices)
     packed, padded = model(packed_x).numpy(), model(padded_x).numpy()
-    rows, _ = pack_rows(features.lengths)
+    rows, _ = pack_rows(features.lengths, features.max_length)
     for row, members in enumerate(rows):
         start = 0
         for member in members:

@@ -198,11 +198,12 @@ def test_pack_rows_places_every_item_once_in_the_fewest_positions():
 
 def test_packed_batches_hold_every_window_in_its_own_segment(tokenizer):
     sentences = sentences_of_lengths(np.random.default_rng(6).integers(1, 40, 200))
-    features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=64)(sentences)
+    features = TokenClassificationPreprocessor(tokenizer, LABELS, max_length=128)(sentences)
     seen = []
     for x, y, indices in features.batches(16, shuffle=True, seed=2, pool_batches=1, pack=True):
         assert set(x) == {"input_ids", "attention_mask", "segment_ids", "position_ids"}
         assert x["input_ids"].shape[0] < len(indices)  # several windows a row
+        assert x["input_ids"].shape[1] <= features.max_length
         np.testing.assert_array_equal(x["attention_mask"], (x["segment_ids"] > 0).astype("int32"))
         assert (y[x["segment_ids"] == 0] == -100).all() and (x["input_ids"][x["segment_ids"] == 0] == 0).all()
         for row in range(x["input_ids"].shape[0]):
