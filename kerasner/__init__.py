@@ -25,7 +25,7 @@ from kerasner.train_validation_split import train_validation_split
 from kerasner.write_sentences import write_sentences
 from kerasner.warmup_linear_decay import WarmupLinearDecay, create_optimizer
 from kerasner import callbacks  # noqa: E402  (kerasner.callbacks needs the modules above)
-from kerasner.train_token_classifier import train_token_classifier
+from kerasner.train_token_classifier import resolve_batching, train_token_classifier
 from kerasner.ner_hyper_model import NerHyperModel
 from kerasner.ner_tuner import NerTuner
 
@@ -54,6 +54,7 @@ __all__ = [
     "labels_from_tags",
     "predict_words",
     "read_sentences",
+    "resolve_batching",
     "restore_malloc_thresholds",
     "sample_data_path",
     "set_mixed_precision",

@@ -198,6 +198,16 @@ class BertTokenClassifier(keras.Model):
             encoder_inputs["token_type_ids"] = inputs["token_type_ids"]
         return self.encoder(encoder_inputs, training=training).last_hidden_state
 
+    @property
+    def can_pack(self):
+        """Whether the model takes packed rows (`segment_ids`, `position_ids`): a BERT encoder,
+        and `call` and `encode` as defined here. A subclass that overrides either must keep
+        each segment's attention to itself before it returns True here."""
+        main = getattr(self.encoder, self.encoder.base_model_prefix, None)
+        own_forward = type(self).call is BertTokenClassifier.call and type(self).encode is BertTokenClassifier.encode
+        bert = self.encoder.config.model_type == "bert" and hasattr(main, "embeddings") and hasattr(main, "encoder")
+        return own_forward and bert
+
     def _encode_packed(self, inputs, training):
         """`encode` for packed rows: BERT's embeddings and layers, with a block-diagonal mask."""
         main = getattr(self.encoder, self.encoder.base_model_prefix, None)

@@ -19,8 +19,8 @@ def train_token_classifier(
     epochs=3,
     batch_size=32,
     max_tokens=None,
-    pool_batches=POOL_BATCHES,
-    pack=False,
+    pool_batches=None,
+    pack=None,
     learning_rate=5e-5,
     warmup_ratio=0.1,
     weight_decay=0.01,
@@ -54,11 +54,12 @@ def train_token_classifier(
         batch_size: int. Defaults to `32`.
         max_tokens: int or None. Cut batches by this budget of padded positions instead of
             `batch_size` windows. Defaults to None.
-        pool_batches: int. Batches of similar length are cut from pools of this many batches of
-            shuffled windows; `1` draws batches at random, with more padding. Defaults to `16`.
-        pack: bool. Pack each batch's windows several to a row, each attending only to itself
-            (`TokenFeatures.pack`; BERT encoders): with `pool_batches=1`, random batches with
-            little padding. Defaults to False.
+        pool_batches: int or None. Batches of similar length are cut from pools of this many
+            batches of shuffled windows; `1` draws batches at random. None: `1` when packing
+            (random batches, little padding), else `16` (length-grouped batches). Defaults to None.
+        pack: bool or None. Pack each batch's windows several to a row, each attending only to
+            itself (`TokenFeatures.pack`), so that random batches need little padding. None packs
+            when the model can (`model.can_pack`: BERT encoders). Defaults to None.
         learning_rate: float. Peak rate of the warm-up/linear-decay schedule. Defaults to `5e-5`.
         warmup_ratio: float. Defaults to `0.1`.
         weight_decay: float. Defaults to `0.01`.
@@ -94,6 +95,7 @@ def train_token_classifier(
             f"are placed by the strategy. Received: strategy={type(strategy).__name__}, model built "
             f"under {type(model.distribute_strategy).__name__}"
         )
+    pack, pool_batches = resolve_batching(model, pack, pool_batches)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
@@ -159,3 +161,19 @@ def train_token_classifier(
         backup.rmdir()
     history.entity_f1 = entity_f1
     return history
+
+
+def resolve_batching(model, pack=None, pool_batches=None):
+    """`(pack, pool_batches)` with the defaults of `train_token_classifier` filled in."""
+    if pack is None:
+        pack = model.can_pack
+    elif pack and not model.can_pack:
+        raise ValueError(
+            f"{type(model).__name__} cannot take packed batches: they need a BERT encoder (this one is "
+            f"{model.encoder.config.model_type!r}) and a forward pass that keeps each packed window's "
+            "attention to itself (a subclass that overrides `call` or `encode` says so with `can_pack`). "
+            "Received: pack=True"
+        )
+    if pool_batches is None:
+        pool_batches = 1 if pack else POOL_BATCHES
+    return bool(pack), pool_batches

@@ -34,7 +34,7 @@ import environment_defaults  # noqa: F401  (sets TensorFlow's environment before
 
 SPEED_RECIPES = (
     "tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16",
-    "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-packed",
+    "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay",
 )
 
 
@@ -64,7 +64,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16, -packed draws random batches and packs several sentences into each row (attention kept within each sentence), kerasner-pools-N groups by length in pools of N batches instead of 16 (1: random batches). Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16; kerasner-pools-N pads one sentence a row in batches grouped by length in pools of N batches (1: random batches; 16: kerasner's default before packing) instead of packing random batches. Defaults to tutorial hf kerasner.")
     speed.add_argument("--rounds", type=int, default=4, help="Parts the timed batches of every recipe are cut into; the recipes take turns, a part each, so that a slow spell of the machine slows all of them. Defaults to 4.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
@@ -84,8 +84,8 @@ def build_parser():
     quality.add_argument("--mixed-precision", choices=["float16", "bfloat16"], help="Train kerasner under this mixed-precision policy. Defaults to float32.")
     quality.add_argument("--lazy-embeddings", action="store_true", help="Train kerasner with LazyAdamW (only the embedding rows a batch uses are updated).")
     quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions instead of --batch-size.")
-    quality.add_argument("--pool-batches", type=int, default=16, help="kerasner's length-grouping pools, in batches; 1 draws random batches as the transformers recipe does. Defaults to 16.")
-    quality.add_argument("--pack", action="store_true", help="Pack kerasner's batches several sentences to a row (attention kept within each sentence); with --pool-batches 1, random batches with little padding.")
+    quality.add_argument("--pool-batches", type=int, help="kerasner's length-grouping pools, in batches; 1 draws random batches as the transformers recipe does. Defaults to kerasner's (1 when packing, else 16).")
+    quality.add_argument("--pack", action=argparse.BooleanOptionalAction, help="Pack kerasner's batches several sentences to a row (attention kept within each sentence). Defaults to kerasner's (on for BERT encoders).")
     quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models. Defaults to runs/benchmark-quality.")
     quality.add_argument("--output", help="Also write the numbers as JSON to this file.")
     return parser
@@ -112,7 +112,9 @@ def data_command(args):
     times["total"] = sum(times.values())
     features = train_features
     real = int(features.lengths.sum())
+    packed = features.padding_overhead(args.batch_size, pool_batches=1, pack=True)
     bucketed = features.padding_overhead(args.batch_size)
+    random = features.padding_overhead(args.batch_size, pool_batches=1)
     fixed = args.fixed_length * len(features) / real
     result = {
         "sentences": len(sentences),
@@ -123,9 +125,11 @@ def data_command(args):
         "seconds": {k: round(v, 2) for k, v in times.items()},
         "windowed_sentences": train_features.stats["windowed_sentences"] + validation_features.stats["windowed_sentences"],
         "padding_overhead": {
+            f"kerasner_packed_random_batch{args.batch_size}": round(packed, 3),
             f"kerasner_bucketed_batch{args.batch_size}": round(bucketed, 3),
+            f"random_batch{args.batch_size}": round(random, 3),
             f"fixed_length_{args.fixed_length}": round(fixed, 3),
-            "ratio": round(fixed / bucketed, 2),
+            "ratio": round(fixed / packed, 2),
         },
     }
     print(f"{result['sentences']:,} sentences, {result['words']:,} words, {result['labels']} labels "
@@ -134,8 +138,10 @@ def data_command(args):
     print(f"sentences longer than {args.fixed_length} sub-tokens, split into windows (the classic recipe truncates them): "
           f"{result['windowed_sentences']}")
     print(f"padding overhead (padded positions / real sub-tokens), batch {args.batch_size}:")
-    print(f"  {'kerasner length-bucketed:':32s}{bucketed:.3f}x")
-    print(f"  {f'every sentence padded to {args.fixed_length}:':32s}{fixed:.3f}x  ({fixed / bucketed:.2f}x more positions)")
+    print(f"  {'kerasner, packed random batches:':40s}{packed:.3f}x")
+    print(f"  {'length-grouped pools of 16 (--no-pack):':40s}{bucketed:.3f}x")
+    print(f"  {'random batches, a sentence a row:':40s}{random:.3f}x")
+    print(f"  {f'every sentence padded to {args.fixed_length}:':40s}{fixed:.3f}x  ({fixed / packed:.2f}x more positions than packed)")
     if args.output:
         Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     return 0
@@ -307,8 +313,12 @@ def speed_command(args):
             if features is None:  # the same windows for every kerasner recipe
                 features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.endswith("-budget") else None
-            pack = recipe == "kerasner-packed"
-            pools = int(recipe.rsplit("-", 1)[1]) if recipe.startswith("kerasner-pools-") else 1 if pack else POOL_BATCHES
+            if recipe.startswith("kerasner-pools-"):
+                pack, pools = False, int(recipe.rsplit("-", 1)[1])
+            elif budget is not None:
+                pack, pools = False, POOL_BATCHES  # the budget cuts length-grouped pools, a sentence a row
+            else:
+                pack, pools = kerasner.resolve_batching(model)  # kerasner's default: packed random batches
             batches = [
                 (x, y)
                 for x, y, _ in features.batches(
@@ -536,16 +546,18 @@ def quality_command(args):
                 model = kerasner.BertTokenClassifier.from_pretrained(args.model, labels=labels)
                 preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=max_model_length(model))
                 train_features, validation_features = preprocessor(train), preprocessor(validation)
+                pack, pools = kerasner.resolve_batching(model, args.pack, args.pool_batches)
+                batching = {"pack": pack, "pool_batches": pools}
                 history = kerasner.train_token_classifier(
                     model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-kerasner",
                     epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, verbose=0,
-                    lazy_embeddings=args.lazy_embeddings, max_tokens=args.max_tokens, pool_batches=args.pool_batches,
-                    pack=args.pack,
+                    lazy_embeddings=args.lazy_embeddings, max_tokens=args.max_tokens, pool_batches=pools, pack=pack,
                 )
                 scores = history.entity_f1.history[-1]  # the last epoch, as for the other recipe
                 del model
                 kerasner.set_mixed_precision("off")
             else:
+                batching = {"pack": False, "pool_batches": 1}  # shuffled batches, a sentence a row
                 scores = hf_recipe_scores(args.model, train, validation, labels, epochs, args.batch_size, args.learning_rate, args.seed)
             seconds = time.perf_counter() - start
             key = f"{dataset}/{recipe}"
@@ -555,6 +567,7 @@ def quality_command(args):
                 "validation_sentences": len(validation),
                 "seconds": round(seconds, 1),
                 "peak_memory_gb_so_far": round(peak_memory_gb(), 2),
+                "batching": batching,
                 "entity": scores,
             }
             per_type = " ".join(f"{k} {v['f1']:.3f}" for k, v in scores["per_type"].items())

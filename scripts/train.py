@@ -53,7 +53,8 @@ def build_parser():
     training.add_argument("--epochs", type=int, help="Epochs. Defaults to 3 / 12.")
     training.add_argument("--batch-size", type=int, help="Sentences (windows) per batch. Defaults to 32 / 16.")
     training.add_argument("--max-tokens", type=int, help="Cut batches by this budget of padded sub-token positions instead of --batch-size sentences. Defaults to off.")
-    training.add_argument("--pool-batches", type=int, default=16, help="Batches of similar length are cut from pools of this many batches of shuffled sentences; 1 draws batches at random (more padding, slower). Defaults to 16.")
+    training.add_argument("--pack", action=argparse.BooleanOptionalAction, help="Pack each batch's sentences several to a row, each attending only to itself, so random batches need little padding. Defaults to on for BERT encoders; --no-pack pads one sentence a row.")
+    training.add_argument("--pool-batches", type=int, help="Batches of similar length are cut from pools of this many batches of shuffled sentences; 1 draws batches at random. Defaults to 1 when packing, else 16.")
     training.add_argument("--learning-rate", type=float, help="Peak learning rate (linear warm-up, then linear decay). Defaults to 5e-5 / 1e-3.")
     training.add_argument("--warmup-ratio", type=float, help="Share of the steps spent warming up. Defaults to 0.1.")
     training.add_argument("--weight-decay", type=float, help="AdamW weight decay. Defaults to 0.01.")
@@ -135,6 +136,7 @@ def run(args):
         stride=args.stride,
         label_all_subtokens=args.label_all_subtokens,
     )
+    pack, pool_batches = kerasner.resolve_batching(model, args.pack, args.pool_batches)
     tokenize_start = time.perf_counter()
     train_features = preprocessor(train, progress=args.verbose > 0)
     validation_features = preprocessor(validation, progress=args.verbose > 0)
@@ -142,7 +144,8 @@ def run(args):
         f"tokenized in {time.perf_counter() - tokenize_start:.1f} s: {train_features.stats['tokens']:,} training "
         f"sub-tokens; sentences split into windows (longer than {preprocessor.max_length}): "
         f"{train_features.stats['windowed_sentences']} training, {validation_features.stats['windowed_sentences']} validation; "
-        f"padding overhead {train_features.padding_overhead(values['batch_size'], pool_batches=args.pool_batches, max_tokens=args.max_tokens):.2f}x"
+        f"padding overhead {train_features.padding_overhead(values['batch_size'], pool_batches=pool_batches, max_tokens=args.max_tokens, pack=pack):.2f}x"
+        f" ({'random batches' if pool_batches == 1 else f'pools of {pool_batches} batches'}{', packed' if pack else ''})"
     )
     print(f"model: {args.model} ({model.encoder.count_params():,} encoder parameters); training values {values}")
     history = kerasner.train_token_classifier(
@@ -153,7 +156,8 @@ def run(args):
         epochs=values["epochs"],
         batch_size=values["batch_size"],
         max_tokens=args.max_tokens,
-        pool_batches=args.pool_batches,
+        pool_batches=pool_batches,
+        pack=pack,
         learning_rate=values["learning_rate"],
         warmup_ratio=values["warmup_ratio"],
         weight_decay=values["weight_decay"],

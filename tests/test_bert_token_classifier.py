@@ -243,6 +243,7 @@ def test_packed_rows_need_a_bert_encoder(labels):
         vocab_size=60, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
     )
     model = BertTokenClassifier(transformers.TFRobertaModel(config), labels)
+    assert not model.can_pack
     x = {name: np.ones((1, 4), "int32") for name in ("input_ids", "attention_mask", "segment_ids", "position_ids")}
     with pytest.raises(ValueError, match="model_type 'roberta'"):
         model(x)

@@ -183,8 +183,9 @@ def test_mirrored_strategy_over_two_devices_matches_one_device(tmp_path):
     np.testing.assert_allclose(step["mirrored_accumulated"], step["default"], atol=1e-5)
     assert np.abs(step["mirrored_keras_average"] - step["default"]).max() > 1e-2
     # Same loss trajectory and weights after a whole run. The logged loss is tf-keras' average
-    # of the replicas' means (the updates are exact), hence a looser tolerance than the weights.
-    np.testing.assert_allclose(mirrored["loss"], default["loss"], rtol=5e-3)
+    # of the replicas' means (the updates are exact), hence a looser tolerance than the weights:
+    # the replicas split each batch's packed rows, whose labelled words can differ by a lot.
+    np.testing.assert_allclose(mirrored["loss"], default["loss"], rtol=2e-2)
     # (atol: attention key biases get no gradient, softmax ignores them; Adam turns noise into steps)
     np.testing.assert_allclose(mirrored["weights"], default["weights"], rtol=1e-4, atol=1e-4)
     assert mirrored["val_entity_f1"] == pytest.approx(default["val_entity_f1"], abs=1e-6)

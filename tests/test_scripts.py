@@ -99,13 +99,13 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
         ["speed", "--data", str(kerasner.sample_data_path()), "--sentences", "64", "--batch-size", "8",
          "--warmup-batches", "2", "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64",
          "--recipes", "hf", "kerasner-pools-1", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc",
-         "kerasner-packed", "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
+         "kerasner-pools-16", "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
     )
     assert status == 0
     assert "(best of 3 rounds)" in capsys.readouterr().out
     results = json.loads(output.read_text())
     assert set(results["recipes"]) == {
-        "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1", "kerasner-packed"
+        "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1", "kerasner-pools-16"
     }
     assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
@@ -115,10 +115,10 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     assert bound["rows"] == round(kerasner_run["real_tokens"] * kerasner_run["padding_overhead"] / 6)
     assert benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--rounds", "0"]) == 2
     assert "--rounds must be at least 1" in capsys.readouterr().err
-    # Random batches (pools of one batch) pad more than kerasner's pools of 16.
-    assert results["recipes"]["kerasner-pools-1"]["padding_overhead"] > kerasner_run["padding_overhead"]
-    # The same random batches, packed several sentences a row, pad less.
-    assert results["recipes"]["kerasner-packed"]["padding_overhead"] < results["recipes"]["kerasner-pools-1"]["padding_overhead"]
+    # kerasner packs random batches; the same batches a sentence a row (pools of one batch) pad
+    # more, and so do length-grouped pools of 16 here.
+    pools = {n: results["recipes"][f"kerasner-pools-{n}"]["padding_overhead"] for n in (1, 16)}
+    assert pools[1] > pools[16] and pools[1] > kerasner_run["padding_overhead"]
     with pytest.raises(SystemExit):
         benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--recipes", "kerasner-pools-0"])
     assert "invalid choice: 'kerasner-pools-0'" in capsys.readouterr().err
@@ -142,3 +142,15 @@ def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tm
         assert 0.0 <= result["entity"]["f1"] <= 1.0 and result["peak_memory_gb_so_far"] > 0
     # --seed fixes the new head's weights, dropout and the batch order: the same scores again.
     assert runs[1]["gmb/kerasner"]["entity"] == runs[0]["gmb/kerasner"]["entity"]
+    assert runs[0]["gmb/kerasner"]["batching"] == {"pack": True, "pool_batches": 1}  # kerasner's defaults
+
+
+def test_benchmark_data_compares_padding_overheads(tiny_encoder_dir, tmp_path):
+    output = tmp_path / "data.json"
+    argv = ["data", "--data", str(kerasner.sample_data_path()), "--model", str(tiny_encoder_dir), "--batch-size", "16",
+            "--output", str(output)]
+    assert benchmark.main(argv) == 0
+    padding = json.loads(output.read_text())["padding_overhead"]
+    packed, random = padding["kerasner_packed_random_batch16"], padding["random_batch16"]
+    assert 1.0 <= packed < random < padding["fixed_length_128"]
+    assert padding["ratio"] == round(padding["fixed_length_128"] / packed, 2)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import tf_keras as keras
 
 import kerasner
@@ -59,13 +60,28 @@ def test_random_batches_by_token_budget(sample_features, tmp_path):
     assert model.labelled_positions_per_step == train.labelled_positions() / len(plan)
 
 
-def test_packed_random_batches(sample_features, tmp_path):
+def test_packed_random_batches_by_default(sample_features, tmp_path):
     model, train, validation = sample_features
+    assert kerasner.resolve_batching(model) == (True, 1)
+    assert kerasner.resolve_batching(model, pack=False) == (False, 16)
     rows = []
     history = kerasner.train_token_classifier(
-        model, train, validation, tmp_path, epochs=1, batch_size=16, pool_batches=1, pack=True, learning_rate=1e-3, verbose=0,
+        model, train, validation, tmp_path, epochs=1, batch_size=16, learning_rate=1e-3, verbose=0,
         callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: rows.append(batch))],
     )
     assert len(rows) == -(-len(train) // 16)  # one step per batch of 16 windows, packed into fewer rows
     assert model.labelled_positions_per_step == train.labelled_positions() / len(rows)
     assert history.history["loss"][0] > 0 and 0 <= history.history["val_entity_f1"][0] <= 1
+
+
+def test_a_subclass_with_its_own_forward_pass_is_not_packed(sample_features, tmp_path):
+    class OwnForward(kerasner.BertTokenClassifier):
+        def call(self, inputs, training=False):  # may not keep packed windows apart
+            return super().call(inputs, training=training)
+
+    model, train, validation = sample_features
+    subclassed = OwnForward(model.encoder, model.labels)
+    assert not subclassed.can_pack
+    assert kerasner.resolve_batching(subclassed) == (False, 16)
+    with pytest.raises(ValueError, match="OwnForward cannot take packed batches"):
+        kerasner.train_token_classifier(subclassed, train, validation, tmp_path, epochs=1, pack=True, verbose=0)
