@@ -141,8 +141,8 @@ class TokenFeatures:
         """Packs the windows `indices` into few rows `(x, y, word_index)`, several windows a row.
 
         Windows go into rows first-fit by decreasing length; the row length is the one, between
-        the longest window and twice it (at most `max_length`), that gives the fewest positions,
-        so a row is never longer than a padded batch's. Besides `input_ids` and
+        the longest window and twice it (at most `max_length`, so a row is no longer than the
+        longest window allowed), that gives the fewest positions. Besides `input_ids` and
         `attention_mask` (1 on every window position), `x` holds `segment_ids` (1, 2, ... for the
         windows of a row, 0 on padding) and `position_ids` (restarting at 0 with every window):
         `BertTokenClassifier` lets each position attend to its own window only, so a packed
