@@ -52,8 +52,8 @@ def train_token_classifier(
         output_dir: path of the run's folder.
         epochs: int. Defaults to `3`.
         batch_size: int. Defaults to `32`.
-        max_tokens: int or None. Cut batches by this budget of padded positions instead of
-            `batch_size` windows. Defaults to None.
+        max_tokens: int or None. Cut batches by this budget of padded positions (counted a
+            window a row, before any packing) instead of `batch_size` windows. Defaults to None.
         pool_batches: int or None. Batches of similar length are cut from pools of this many
             batches of shuffled windows; `1` draws batches at random. None: `1` when packing
             (random batches, little padding), else `16` (length-grouped batches). Defaults to None.
