@@ -203,15 +203,19 @@ class BertTokenClassifier(keras.Model):
         """Whether the model takes packed rows (`segment_ids`, `position_ids`): a BERT encoder,
         and `call` and `encode` as defined here. A subclass that overrides either must keep
         each segment's attention to itself before it returns True here."""
-        main = getattr(self.encoder, self.encoder.base_model_prefix, None)
         own_forward = type(self).call is BertTokenClassifier.call and type(self).encode is BertTokenClassifier.encode
+        return own_forward and self._bert_layers() is not None
+
+    def _bert_layers(self):
+        """The encoder's main layer if it is BERT's (embeddings + layers), else None."""
+        main = getattr(self.encoder, self.encoder.base_model_prefix, None)
         bert = self.encoder.config.model_type == "bert" and hasattr(main, "embeddings") and hasattr(main, "encoder")
-        return own_forward and bert
+        return main if bert else None
 
     def _encode_packed(self, inputs, training):
         """`encode` for packed rows: BERT's embeddings and layers, with a block-diagonal mask."""
-        main = getattr(self.encoder, self.encoder.base_model_prefix, None)
-        if self.encoder.config.model_type != "bert" or main is None:
+        main = self._bert_layers()
+        if main is None:
             raise ValueError(
                 "Packed rows (`segment_ids`) need a BERT encoder, whose positions can restart in "
                 f"every segment. Received: an encoder of model_type {self.encoder.config.model_type!r}; "
