@@ -218,6 +218,9 @@ class TokenFeatures:
         # Several workers each generate the same seeded batches and keep their share of them.
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        # Nothing here is tunable (a fixed prefetch), and tf.data's autotuning thread would make the
+        # end of every epoch's iterator wait for its current sleep: 10 ms doubling up to 60 s.
+        options.autotune.enabled = False
         return dataset.with_options(options).prefetch(2)
 
     def padding_overhead(

@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -153,6 +155,30 @@ def test_to_dataset_reshuffles_every_epoch(tokenizer):
     x, y = next(iter(dataset))
     assert x["input_ids"].dtype == tf.int32 and y.dtype == tf.int32
     assert sum(int(m.numpy().sum()) for m in (b[0]["attention_mask"] for b in dataset)) == features.lengths.sum()
+
+
+def test_to_dataset_epoch_ends_without_waiting(tokenizer, monkeypatch):
+    # With tf.data's autotuning on, the end of an epoch's iterator can wait for the autotuning
+    # thread's sleep (10 ms, 20 ms, 40 ms, ...): after 0.4 s of batches, until 0.63 s. It did
+    # in about a third of the epochs, so eight epochs almost surely catch it.
+    features = TokenClassificationPreprocessor(tokenizer, LABELS)(sentences_of_lengths([3] * 4))
+    batches = features.batches
+
+    def slow_batches(*args, **kwargs):
+        for batch in batches(*args, **kwargs):
+            time.sleep(0.1)
+            yield batch
+
+    monkeypatch.setattr(features, "batches", slow_batches)
+    dataset = features.to_dataset(batch_size=1)
+    waits = []
+    for _ in range(8):
+        iterator = iter(dataset)
+        assert len(list(iterator)) == 4
+        start = time.perf_counter()
+        del iterator
+        waits.append(time.perf_counter() - start)
+    assert max(waits) < 0.1, waits
 
 
 def test_token_budget_batches(tokenizer):
