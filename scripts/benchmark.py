@@ -34,7 +34,7 @@ import environment_defaults  # noqa: F401  (sets TensorFlow's environment before
 
 SPEED_RECIPES = (
     "tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16",
-    "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay",
+    "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-autotune",
 )
 
 
@@ -64,7 +64,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16; kerasner-pools-N pads one sentence a row in batches grouped by length in pools of N batches (1: random batches; 16: kerasner's default before packing) instead of packing random batches. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16, -autotune is fed with tf.data's autotuning on (every other recipe has it off: the end of each round's iterator can wait for the autotuning thread's sleep); kerasner-pools-N pads one sentence a row in batches grouped by length in pools of N batches (1: random batches; 16: kerasner's default before packing) instead of packing random batches. Defaults to tutorial hf kerasner.")
     speed.add_argument("--rounds", type=int, default=4, help="Parts the timed batches of every recipe are cut into; the recipes take turns, a part each, so that a slow spell of the machine slows all of them. Defaults to 4.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
@@ -206,8 +206,13 @@ def training_flops_per_token(layers, hidden, intermediate):
     return 6 * layers * (4 * hidden * hidden + 2 * hidden * intermediate)
 
 
-def fit_seconds(model, batches):
-    """Trains `model` on `batches` with `fit` on a `from_generator` pipeline; returns the seconds."""
+def fit_seconds(model, batches, autotune=False):
+    """Trains `model` on `batches` with `fit` on a `from_generator` pipeline; returns the seconds.
+
+    tf.data's autotuning is off unless `autotune`: the end of an iterator can wait for the
+    autotuning thread's sleep (10 ms doubling up to 60 s), idle time that a round of a few batches
+    would count many times over.
+    """
     import tensorflow as tf
 
     first_x, first_y = batches[0]
@@ -215,7 +220,9 @@ def fit_seconds(model, batches):
     y_spec = None if first_y is None else tf.TensorSpec((None, None), tf.int32)
     signature = (x_spec,) if y_spec is None else (x_spec, y_spec)
     rows = (((x,) if y is None else (x, y)) for x, y in batches)
-    dataset = tf.data.Dataset.from_generator(lambda: rows, output_signature=signature).prefetch(2)
+    options = tf.data.Options()
+    options.autotune.enabled = autotune
+    dataset = tf.data.Dataset.from_generator(lambda: rows, output_signature=signature).with_options(options).prefetch(2)
     start = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)
     return time.perf_counter() - start
@@ -359,7 +366,7 @@ def speed_command(args):
                 continue
             if recipe.endswith("-tf-malloc"):
                 set_malloc_thresholds(128 * 1024, 128 * 1024)
-            seconds[recipe] += fit_seconds(model, [timed[i] for i in part])
+            seconds[recipe] += fit_seconds(model, [timed[i] for i in part], autotune=recipe.endswith("-autotune"))
             if recipe.endswith("-tf-malloc"):
                 set_malloc_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
     ceiling = flops / per_token

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tf_keras
 
@@ -99,13 +100,14 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
         ["speed", "--data", str(kerasner.sample_data_path()), "--sentences", "64", "--batch-size", "8",
          "--warmup-batches", "2", "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64",
          "--recipes", "hf", "kerasner-pools-1", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc",
-         "kerasner-pools-16", "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
+         "kerasner-pools-16", "kerasner-autotune", "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
     )
     assert status == 0
     assert "(best of 3 rounds)" in capsys.readouterr().out
     results = json.loads(output.read_text())
     assert set(results["recipes"]) == {
-        "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1", "kerasner-pools-16"
+        "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1", "kerasner-pools-16",
+        "kerasner-autotune",
     }
     assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
@@ -122,6 +124,19 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     with pytest.raises(SystemExit):
         benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--recipes", "kerasner-pools-0"])
     assert "invalid choice: 'kerasner-pools-0'" in capsys.readouterr().err
+
+
+def test_benchmark_rounds_are_fed_without_tf_data_autotuning():
+    class Model:
+        def fit(self, dataset, **kwargs):
+            self.autotune = dataset.options().autotune.enabled
+
+    model = Model()
+    batches = [({"input_ids": np.ones((2, 3), np.int32)}, np.zeros((2, 3), np.int32))]
+    benchmark.fit_seconds(model, batches)
+    assert model.autotune is False
+    benchmark.fit_seconds(model, batches, autotune=True)  # the kerasner-autotune recipe
+    assert model.autotune is True
 
 
 def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tmp_path):
