@@ -206,8 +206,8 @@ def training_flops_per_token(layers, hidden, intermediate):
     return 6 * layers * (4 * hidden * hidden + 2 * hidden * intermediate)
 
 
-def fit_seconds(model, batches, autotune=False):
-    """Trains `model` on `batches` with `fit` on a `from_generator` pipeline; returns the seconds.
+def generator_dataset(generate, signature, autotune=False):
+    """`from_generator(generate)` with a prefetch of 2, as every recipe here is fed.
 
     tf.data's autotuning is off unless `autotune`: the end of an iterator can wait for the
     autotuning thread's sleep (10 ms doubling up to 60 s), idle time that a round of a few batches
@@ -215,14 +215,21 @@ def fit_seconds(model, batches, autotune=False):
     """
     import tensorflow as tf
 
+    options = tf.data.Options()
+    options.autotune.enabled = autotune
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).with_options(options).prefetch(2)
+
+
+def fit_seconds(model, batches, autotune=False):
+    """Trains `model` on `batches` with `fit` on a `generator_dataset`; returns the seconds."""
+    import tensorflow as tf
+
     first_x, first_y = batches[0]
     x_spec = {k: tf.TensorSpec((None, None), tf.int32) for k in first_x}
     y_spec = None if first_y is None else tf.TensorSpec((None, None), tf.int32)
     signature = (x_spec,) if y_spec is None else (x_spec, y_spec)
     rows = (((x,) if y is None else (x, y)) for x, y in batches)
-    options = tf.data.Options()
-    options.autotune.enabled = autotune
-    dataset = tf.data.Dataset.from_generator(lambda: rows, output_signature=signature).with_options(options).prefetch(2)
+    dataset = generator_dataset(lambda: rows, signature, autotune)
     start = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)
     return time.perf_counter() - start
@@ -502,11 +509,11 @@ def hf_recipe_scores(model_name, train, validation, labels, epochs, batch_size, 
     model.compile(optimizer=optimizer)
     keras.utils.set_random_seed(seed)
     for epoch in range(epochs):
-        dataset = tf.data.Dataset.from_generator(
+        dataset = generator_dataset(
             lambda: batches(train_rows, True, int(rng.integers(1 << 30))),
-            output_signature={"input_ids": spec, "attention_mask": spec, "labels": spec},
+            {"input_ids": spec, "attention_mask": spec, "labels": spec},
         )
-        model.fit(dataset.prefetch(2), epochs=1, verbose=0)
+        model.fit(dataset, epochs=1, verbose=0)
     gold, predicted = [], []
     id2label = dict(enumerate(labels))
     for batch in batches(validation_rows, False, 0):
