@@ -193,7 +193,9 @@ class TokenFeatures:
         padded positions instead of a count of windows (see `batch_plan`); their number can then
         vary a little from epoch to epoch, and the dataset's cardinality is unknown. With `pack`,
         each batch's windows are packed several to a row (see `pack`; `x` also holds
-        `segment_ids` and `position_ids`).
+        `segment_ids` and `position_ids`). tf.data's autotuning is off (nothing here is tunable,
+        and it would make each epoch's end wait for its thread); a pipeline you build on this one
+        can turn it back on with `with_options`.
 
         Example:
         ```python
