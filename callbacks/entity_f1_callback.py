@@ -6,6 +6,7 @@ import tf_keras as keras
 
 from kerasner.entity_scores import MODES, entity_scores
 from kerasner.predict_words import predict_tags
+from kerasner.viterbi_decode import check_decode
 
 logger = logging.getLogger(__name__)
 
@@ -14,7 +15,8 @@ class EntityF1Callback(keras.callbacks.Callback):
     """Scores entities on validation data at each epoch end and writes the scores into `logs`.
 
     Predictions are read at word level (each word's first sub-token, in the window that owns
-    it) and scored with seqeval. `logs` receives `val_entity_f1`, `val_entity_precision`,
+    it), decoded into tags (by default the most probable valid IOB2 sequence) and scored with
+    seqeval. `logs` receives `val_entity_f1`, `val_entity_precision`,
     `val_entity_recall` and `val_entity_f1_<type>` for each type, so `ModelCheckpoint`,
     `EarlyStopping`, `TensorBoard`, `CSVLogger` and keras-tuner can monitor them.
     `BertTokenClassifier.fit` runs this callback before the others wherever it is listed; with
@@ -24,6 +26,8 @@ class EntityF1Callback(keras.callbacks.Callback):
         features: validation `TokenFeatures` with gold labels.
         batch_size: int. Prediction batch size. Defaults to `64`.
         mode: `"default"` (conlleval-compatible) or `"strict"` (IOB2). Defaults to `"default"`.
+        decode: `"viterbi"` (the most probable valid IOB2 sequence) or `"argmax"` (each word's
+            most probable label). Defaults to `"viterbi"`.
         prefix: str. Prefix of the log keys. Defaults to `"val_"`.
         verbose: int. 1 prints the scores after each epoch. Defaults to `1`.
 
@@ -38,16 +42,18 @@ class EntityF1Callback(keras.callbacks.Callback):
 
     writes_logs = True
 
-    def __init__(self, features, batch_size=64, mode="default", prefix="val_", verbose=1):
+    def __init__(self, features, batch_size=64, mode="default", prefix="val_", verbose=1, decode="viterbi"):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"Unknown mode. Expected one of {set(MODES)}. Received: mode={mode!r}")
+        check_decode(decode)
         unlabelled = sum(int(labels.max()) < 0 for labels in features.labels)
         if unlabelled:
             raise ValueError(f"EntityF1Callback needs labelled features. Received {unlabelled} windows without labels")
         self.features = features
         self.batch_size = batch_size
         self.mode = mode
+        self.decode = decode
         self.prefix = prefix
         self.verbose = verbose
         self.scores = None
@@ -64,7 +70,7 @@ class EntityF1Callback(keras.callbacks.Callback):
 
     def score(self, model=None):
         """Entity scores of `model` (defaults to the model being trained) on the features."""
-        gold, predicted = predict_tags(model or self.model, self.features, self.batch_size)
+        gold, predicted = predict_tags(model or self.model, self.features, self.batch_size, decode=self.decode)
         return entity_scores(gold, predicted, mode=self.mode)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -12,7 +12,7 @@ from kerasner.lazy_adam_w import LazyAdamW
 from kerasner.malloc_thresholds import restore_malloc_thresholds
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
 from kerasner.mixed_precision import set_mixed_precision
-from kerasner.predict_words import predict_words
+from kerasner.predict_words import decode_words, predict_word_logits, predict_words
 from kerasner.read_sentences import detect_format, read_sentences
 from kerasner.sample_data import sample_data_path
 from kerasner.sentence import Sentence
@@ -23,6 +23,7 @@ from kerasner.token_classification_preprocessor import TokenClassificationPrepro
 from kerasner.token_features import TokenFeatures
 from kerasner.train_validation_split import train_validation_split
 from kerasner.write_sentences import write_sentences
+from kerasner.viterbi_decode import allowed_transitions, viterbi_decode
 from kerasner.warmup_linear_decay import WarmupLinearDecay, create_optimizer
 from kerasner import callbacks  # noqa: E402  (kerasner.callbacks needs the modules above)
 from kerasner.train_token_classifier import resolve_batching, train_token_classifier
@@ -44,14 +45,17 @@ __all__ = [
     "TokenFeatures",
     "WarmupLinearDecay",
     "build_tiny_model",
+    "allowed_transitions",
     "callbacks",
     "create_optimizer",
+    "decode_words",
     "detect_format",
     "distribution_strategy",
     "detect_scheme",
     "entity_scores",
     "is_chief",
     "labels_from_tags",
+    "predict_word_logits",
     "predict_words",
     "read_sentences",
     "resolve_batching",
@@ -62,5 +66,6 @@ __all__ = [
     "train_token_classifier",
     "train_validation_split",
     "train_wordpiece_tokenizer",
+    "viterbi_decode",
     "write_sentences",
 ]

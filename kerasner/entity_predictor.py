@@ -8,6 +8,7 @@ from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.predict_words import predict_words
 from kerasner.tag_scheme import split_tag
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
+from kerasner.viterbi_decode import check_decode
 
 _FALLBACK_WORDS = re.compile(r"\w+|[^\w\s]")
 
@@ -18,13 +19,15 @@ class EntityPredictor:
     Text is split into words by the tokenizer's own pre-tokenizer (whitespace and punctuation,
     with character offsets into the original string), words are labelled at their first
     sub-token, long texts are split into overlapping windows, and texts are batched by length.
-    Tag sequences are decoded leniently: an `I-` that follows `O` or another type starts an entity.
+    Each text's tags are its most probable valid IOB2 sequence (`decode="viterbi"`); with
+    `decode="argmax"` they are read leniently (an `I-` after `O` or another type starts an entity).
 
     Args:
         model: a `BertTokenClassifier` with a `tokenizer`.
         batch_size: int. Windows per prediction batch. Defaults to `32`.
         max_length: int. Longest window. Defaults to the model's maximum (at most 512).
         stride: int. Sub-tokens shared by consecutive windows. Defaults to `32`.
+        decode: `"viterbi"` or `"argmax"` (see `predict_words`). Defaults to `"viterbi"`.
 
     Example:
     ```python
@@ -34,13 +37,15 @@ class EntityPredictor:
     ```
     """
 
-    def __init__(self, model, batch_size=32, max_length=None, stride=32):
+    def __init__(self, model, batch_size=32, max_length=None, stride=32, decode="viterbi"):
+        check_decode(decode)
         if model.tokenizer is None:
             raise ValueError("The model has no tokenizer; set `model.tokenizer` or load a saved model folder")
         from kerasner.run_setup import max_model_length
 
         self.model = model
         self.batch_size = batch_size
+        self.decode = decode
         self.preprocessor = TokenClassificationPreprocessor(
             model.tokenizer, model.labels, max_length=max_model_length(model, max_length), stride=stride
         )
@@ -73,7 +78,7 @@ class EntityPredictor:
         if not filled:
             return results
         features = self.preprocessor([[w for w, _, _ in words[i]] for i in filled])
-        ids, scores = predict_words(self.model, features, self.batch_size, return_scores=True)
+        ids, scores = predict_words(self.model, features, self.batch_size, return_scores=True, decode=self.decode)
         for index, text_ids, text_scores in zip(filled, ids, scores):
             tags = [self.model.labels[int(i)] for i in text_ids]
             results[index] = decode_entities(texts[index], words[index], tags, text_scores)

@@ -3,51 +3,85 @@
 import numpy as np
 import tensorflow as tf
 
+from kerasner.viterbi_decode import check_decode, viterbi_decode
 
-def predict_words(model, features, batch_size=64, return_scores=False):
-    """Predicts label ids for every word of every sentence in `features`.
+
+def predict_word_logits(model, features, batch_size=64):
+    """The logits of every word of every sentence in `features`.
 
     Each word is read at its prediction slot (the first sub-token, in the window that owns the
     word), which the tokenization fixed; predictions never choose positions.
 
-    Args:
-        model: a model returning logits `(batch, seq_len, num_labels)`.
-        features: `TokenFeatures`.
-        batch_size: int. Defaults to `64`.
-        return_scores: bool. Also return each word's softmax probability of its label.
-            Defaults to False.
-
     Returns:
-        A list with an int array of label ids per sentence; with `return_scores`, a pair of such
-        lists (ids, scores).
+        A list with one float32 array `(num_words, num_labels)` per sentence.
     """
-    window_ids = [None] * len(features)
-    window_scores = [None] * len(features) if return_scores else None
+    window_logits = [None] * len(features)
     predict = model.predict_on_batch
     if isinstance(getattr(model, "distribute_strategy", None), tf.distribute.MultiWorkerMirroredStrategy):
         # predict_on_batch would shard each batch across the workers; every worker predicts all of it.
         predict = lambda x: model(x, training=False)  # noqa: E731
     for x, _, indices in features.batches(batch_size, shuffle=False):
         logits = np.asarray(predict(x), dtype=np.float32)  # (batch, length, num_labels)
-        ids = logits.argmax(-1)
-        if return_scores:
-            shifted = np.exp(logits - logits.max(-1, keepdims=True))
-            probabilities = (shifted / shifted.sum(-1, keepdims=True)).max(-1)
         for row, index in enumerate(indices):
-            size = features.lengths[index]
-            window_ids[index] = ids[row, :size]
-            if return_scores:
-                window_scores[index] = probabilities[row, :size]
-    word_ids = features.word_values(window_ids)
-    if return_scores:
-        return word_ids, features.word_values(window_scores)
-    return word_ids
+            window_logits[index] = logits[row, : features.lengths[index]]
+    return features.word_values(window_logits)
 
 
-def predict_tags(model, features, batch_size=64):
+def decode_words(word_logits, labels, decode="viterbi", return_scores=False):
+    """Label ids (and optionally their probabilities) from per-word logits.
+
+    Args:
+        word_logits: a list with one array `(num_words, num_labels)` per sentence.
+        labels: the label names, in the order of the logits' last axis (used by `"viterbi"`).
+        decode: `"viterbi"`, the most probable valid IOB2 sequence (`viterbi_decode`), or
+            `"argmax"`, each word's most probable label on its own. Defaults to `"viterbi"`.
+        return_scores: bool. Also return each word's softmax probability of its label.
+
+    Returns:
+        A list with an int array of label ids per sentence; with `return_scores`, a pair of such
+        lists (ids, scores).
+    """
+    check_decode(decode)
+    if decode == "viterbi":
+        ids = viterbi_decode(word_logits, labels)
+    else:
+        ids = [np.asarray(logits).argmax(-1) for logits in word_logits]
+    if not return_scores:
+        return ids
+    scores = []
+    for logits, chosen in zip(word_logits, ids):
+        shifted = np.exp(logits - logits.max(-1, keepdims=True))
+        probabilities = shifted / shifted.sum(-1, keepdims=True)
+        scores.append(probabilities[np.arange(len(chosen)), chosen])
+    return ids, scores
+
+
+def predict_words(model, features, batch_size=64, return_scores=False, decode="viterbi"):
+    """Predicts label ids for every word of every sentence in `features`.
+
+    Args:
+        model: a model returning logits `(batch, seq_len, num_labels)`, with `labels`.
+        features: `TokenFeatures`.
+        batch_size: int. Defaults to `64`.
+        return_scores: bool. Also return each word's softmax probability of its label.
+            Defaults to False.
+        decode: `"viterbi"` (valid IOB2 sequences) or `"argmax"`. Defaults to `"viterbi"`.
+
+    Returns:
+        A list with an int array of label ids per sentence; with `return_scores`, a pair of such
+        lists (ids, scores).
+    """
+    check_decode(decode)
+    labels = getattr(model, "labels", None)
+    if decode == "viterbi" and labels is None:
+        raise ValueError("decode='viterbi' needs the model's `labels`; set `model.labels` or pass decode='argmax'")
+    return decode_words(predict_word_logits(model, features, batch_size), labels, decode, return_scores)
+
+
+def predict_tags(model, features, batch_size=64, decode="viterbi"):
     """`(gold, predicted)` tag lists per sentence, at word level, for labelled `features`."""
     id2label = dict(enumerate(model.labels))
     gold = features.word_values(features.labels)
-    predicted = predict_words(model, features, batch_size)
+    predicted = predict_words(model, features, batch_size, decode=decode)
     to_tags = lambda ids: [id2label[int(i)] for i in ids]  # noqa: E731
     return [to_tags(ids) for ids in gold], [to_tags(ids) for ids in predicted]

@@ -12,15 +12,16 @@ from kerasner.predict_words import predict_tags
 from kerasner.tag_scheme import split_tag
 
 
-def evaluate_features(model, features, batch_size=64):
-    """Word-level evaluation of `model` on labelled `features`.
+def evaluate_features(model, features, batch_size=64, decode="viterbi"):
+    """Word-level evaluation of `model` on labelled `features`, tags decoded by `decode`
+    (`"viterbi"`: valid IOB2 sequences, or `"argmax"`; see `predict_words`).
 
     Returns:
         A dict with `entity` (seqeval default mode), `entity_strict` (IOB2 strict), `token_accuracy`
         (share of words whose tag is right), `words`, `sentences`, plus `report` (seqeval's text
         report) and the `gold`/`predicted` tag lists.
     """
-    gold, predicted = predict_tags(model, features, batch_size)
+    gold, predicted = predict_tags(model, features, batch_size, decode=decode)
     flat_gold = [tag for tags in gold for tag in tags]
     flat_predicted = [tag for tags in predicted for tag in tags]
     correct = sum(g == p for g, p in zip(flat_gold, flat_predicted))

@@ -32,6 +32,7 @@ def train_token_classifier(
     patience=None,
     jit_compile=False,
     mode="default",
+    decode="viterbi",
     callbacks=(),
     verbose=1,
 ):
@@ -81,6 +82,8 @@ def train_token_classifier(
             trains every epoch. Defaults to None.
         jit_compile: bool. Compile the train step with XLA. Defaults to False (slower on CPU).
         mode: seqeval mode of the entity scores, `"default"` or `"strict"`. Defaults to `"default"`.
+        decode: how word scores become tags, `"viterbi"` (valid IOB2 sequences) or `"argmax"`.
+            Defaults to `"viterbi"`.
         callbacks: more tf-keras callbacks.
         verbose: int. Keras verbosity. Defaults to `1`.
 
@@ -134,7 +137,7 @@ def train_token_classifier(
     resuming = backup.is_dir() and any(backup.iterdir())
     if not resuming and history_file.exists():
         history_file.unlink()  # a new run; the rows of an earlier, finished run are not its history
-    entity_f1 = EntityF1Callback(validation_features, mode=mode, verbose=verbose if chief else 0)
+    entity_f1 = EntityF1Callback(validation_features, mode=mode, decode=decode, verbose=verbose if chief else 0)
     run_callbacks = [
         ThroughputCallback(train_features.lengths.sum()),
         entity_f1,

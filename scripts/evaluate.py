@@ -23,6 +23,7 @@ def build_parser():
     parser.add_argument("--scheme", default="auto", choices=["auto", "iob2", "iob1", "iobes", "bilou"], help="Tag scheme of the file. Defaults to auto.")
     parser.add_argument("--batch-size", type=int, default=64, help="Prediction batch size. Defaults to 64.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens. Defaults to the model's maximum.")
+    parser.add_argument("--decode", default="viterbi", choices=["viterbi", "argmax"], help="How word scores become tags: viterbi, the most probable valid IOB2 sequence (no I- after O or after another type), or argmax, each word's most probable label on its own. Defaults to viterbi.")
     parser.add_argument("--output", default="runs/evaluate", help="Output folder. Defaults to runs/evaluate.")
     return parser
 
@@ -45,13 +46,14 @@ def run(args):
         raise ValueError(f"{args.data}: tags {unknown} are not labels of the model ({model.labels})")
     preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, model.labels, max_length=max_model_length(model, args.max_length))
     features = preprocessor(sentences)
-    result = evaluate_features(model, features, args.batch_size)
+    result = evaluate_features(model, features, args.batch_size, decode=args.decode)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     (output / "report.txt").write_text(result["report"])
     metrics = {
         key: result[key] for key in ("entity", "entity_strict", "token_accuracy", "words", "sentences")
     }
+    metrics["decode"] = args.decode
     metrics["windowed_sentences"] = features.stats["windowed_sentences"]
     metrics["data"] = sentences.stats
     metrics["model"] = str(args.model)

@@ -24,6 +24,7 @@ def build_parser():
     source.add_argument("--input", help="A UTF-8 file with one text per line.")
     parser.add_argument("--batch-size", type=int, default=32, help="Windows per prediction batch. Defaults to 32.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer texts are split into overlapping windows. Defaults to the model's maximum.")
+    parser.add_argument("--decode", default="viterbi", choices=["viterbi", "argmax"], help="How word scores become tags: viterbi, the most probable valid IOB2 sequence (no I- after O or after another type), or argmax, each word's most probable label on its own. Defaults to viterbi.")
     return parser
 
 
@@ -47,7 +48,7 @@ def run(args):
         texts = sys.stdin.read().split("\n")
         if texts and texts[-1] == "":
             texts.pop()
-    predictor = kerasner.EntityPredictor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length)
+    predictor = kerasner.EntityPredictor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length, decode=args.decode)
     for text, entities in zip(texts, predictor.predict(texts)):
         print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
     return 0

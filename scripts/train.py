@@ -70,6 +70,7 @@ def build_parser():
     scale.add_argument("--mixed-precision", nargs="?", const="auto", default="off", choices=["auto", "float16", "bfloat16", "off"], help="Compute in half precision with float32 weights, logits and loss (loss scaling for float16). Without a value: bfloat16 on a TPU, float16 on a GPU. Defaults to off.")
     training.add_argument("--jit", action="store_true", help="Compile the training step with XLA (measure first: slower on CPU).")
     training.add_argument("--strict", action="store_true", help="Score entities in seqeval's strict IOB2 mode instead of the conlleval-compatible default.")
+    training.add_argument("--decode", default="viterbi", choices=["viterbi", "argmax"], help="How word scores become tags: viterbi, the most probable valid IOB2 sequence (no I- after O or after another type), or argmax, each word's most probable label on its own. Defaults to viterbi.")
     parser.add_argument("--output", default="runs/train", help="Output folder. Defaults to runs/train.")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to 1.")
     return parser
@@ -168,6 +169,7 @@ def run(args):
         patience=args.patience,
         jit_compile=args.jit,
         mode="strict" if args.strict else "default",
+        decode=args.decode,
         verbose=args.verbose,
     )
     if not chief:
@@ -175,7 +177,7 @@ def run(args):
         print(f"training done, last validation entity F1 {f1:.4f}; the chief worker writes the model and the report")
         return 0
     best = kerasner.BertTokenClassifier.from_pretrained(output / "best")
-    result = evaluate_features(best, validation_features)
+    result = evaluate_features(best, validation_features, decode=args.decode)
     (output / "report.txt").write_text(result["report"])
     speeds = history.history.get("train_tokens_per_second", [])
     best_epoch = json.loads((output / "best" / "checkpoint.json").read_text())["epoch"]
@@ -183,6 +185,7 @@ def run(args):
         "entity": result["entity"],
         "entity_strict": result["entity_strict"],
         "token_accuracy": result["token_accuracy"],
+        "decode": args.decode,
         "best_epoch": best_epoch,
         "epochs": len(history.epoch),
         "train_sentences": len(train),

@@ -43,10 +43,16 @@ def test_entity_f1_equals_seqeval_at_word_level_with_subwords_and_windows(tokeni
     expected = [
         [LABELS[table[tokenizer.convert_tokens_to_ids(tokenizer.tokenize(w)[0])]] for w in s.words] for s in sentences
     ]
-    callback = EntityF1Callback(features, batch_size=3, verbose=0)
+    gold = [list(s.tags) for s in sentences]
+    callback = EntityF1Callback(features, batch_size=3, verbose=0, decode="argmax")
     scores = callback.score(model)
-    assert scores["f1"] == pytest.approx(f1_score([list(s.tags) for s in sentences], expected))
+    assert scores["f1"] == pytest.approx(f1_score(gold, expected))
     assert 0 < scores["f1"] < 1
+    # The default reads the same word logits as the most probable valid IOB2 sequence.
+    word_logits = [np.eye(len(LABELS))[[LABELS.index(tag) for tag in tags]] * 5.0 for tags in expected]
+    decoded = [[LABELS[i] for i in ids] for ids in kerasner.viterbi_decode(word_logits, LABELS)]
+    assert decoded != expected  # the table's tags hold I- after O or another type
+    assert EntityF1Callback(features, batch_size=3, verbose=0).score(model)["f1"] == pytest.approx(f1_score(gold, decoded))
 
 
 def test_callbacks_in_any_order_record_stop_and_keep_the_best(sample_features, tmp_path):

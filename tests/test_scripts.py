@@ -155,6 +155,10 @@ def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tm
     for result in runs[0].values():
         assert result["train_sentences"] == 48 and result["validation_sentences"] == 80
         assert 0.0 <= result["entity"]["f1"] <= 1.0 and result["peak_memory_gb_so_far"] > 0
+        assert set(result["entity_by_decode"]) == {"argmax", "viterbi"}  # the same logits read both ways
+        assert result["entity"] == result["entity_by_decode"][result["decode"]]
+    # Each recipe's own reading: kerasner's Viterbi decoding, the transformers example's argmax.
+    assert (runs[0]["gmb/kerasner"]["decode"], runs[0]["gmb/hf"]["decode"]) == ("viterbi", "argmax")
     # --seed fixes the new head's weights, dropout and the batch order: the same scores again.
     assert runs[1]["gmb/kerasner"]["entity"] == runs[0]["gmb/kerasner"]["entity"]
     assert runs[0]["gmb/kerasner"]["batching"] == {"pack": True, "pool_batches": 1}  # kerasner's defaults
