@@ -86,7 +86,7 @@ def build_parser():
     quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions instead of --batch-size.")
     quality.add_argument("--pool-batches", type=int, help="kerasner's length-grouping pools, in batches; 1 draws random batches as the transformers recipe does. Defaults to kerasner's (1 when packing, else 16).")
     quality.add_argument("--pack", action=argparse.BooleanOptionalAction, help="Pack kerasner's batches several sentences to a row (attention kept within each sentence). Defaults to kerasner's (on for BERT encoders).")
-    quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models. Defaults to runs/benchmark-quality.")
+    quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models and the scored sentences (DATASET-validation.jsonl, for scripts/evaluate.py). Defaults to runs/benchmark-quality.")
     quality.add_argument("--output", help="Also write the numbers as JSON to this file.")
     return parser
 
@@ -566,6 +566,9 @@ def quality_command(args):
         if args.limit:
             train = train[: args.limit]
         labels = kerasner.labels_from_tags(s.tags for s in train + validation)
+        # The scored sentences, so that a model of the run can be read again with scripts/evaluate.py.
+        Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+        kerasner.write_sentences(validation, Path(args.work_dir) / f"{dataset}-validation.jsonl")
         for recipe in args.recipes:
             keras.backend.clear_session()
             keras.utils.set_random_seed(args.seed)  # the new head's weights too

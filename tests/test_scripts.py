@@ -162,6 +162,8 @@ def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tm
     # --seed fixes the new head's weights, dropout and the batch order: the same scores again.
     assert runs[1]["gmb/kerasner"]["entity"] == runs[0]["gmb/kerasner"]["entity"]
     assert runs[0]["gmb/kerasner"]["batching"] == {"pack": True, "pool_batches": 1}  # kerasner's defaults
+    # The scored sentences are kept next to the models, for scripts/evaluate.py.
+    assert len(kerasner.read_sentences(tmp_path / "both" / "gmb-validation.jsonl")) == 80
 
 
 def test_benchmark_data_compares_padding_overheads(tiny_encoder_dir, tmp_path):
