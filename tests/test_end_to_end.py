@@ -62,10 +62,22 @@ def test_evaluate_reproduces_the_metrics_of_train(trained, tmp_path):
     assert (tmp_path / "confusion.png").is_file() and (tmp_path / "report.txt").is_file()
 
 
+def test_evaluate_decodes_by_viterbi_or_argmax(trained, tmp_path):
+    data = ["--model", str(trained / "best"), "--data", str(trained / "validation.jsonl")]
+    assert evaluate.main(data + ["--output", str(tmp_path / "v")]) == 0
+    assert evaluate.main(data + ["--decode", "argmax", "--output", str(tmp_path / "a")]) == 0
+    viterbi, argmax = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in "va")
+    assert (viterbi["decode"], argmax["decode"]) == ("viterbi", "argmax")
+    # Valid IOB2 tags: seqeval's lenient and strict modes find the same entities.
+    assert viterbi["entity"] == viterbi["entity_strict"]
+
+
 def test_predict_script_reads_text_and_stdin(trained, capsys, monkeypatch):
     assert predict.main(["--model", str(trained / "best"), "--text", TEXT]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["text"] == TEXT and isinstance(line["entities"], list)
+    assert predict.main(["--model", str(trained / "best"), "--text", TEXT, "--decode", "argmax"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"] == TEXT
     monkeypatch.setattr(sys, "stdin", io.StringIO("Mei Lin met Kenji Sato .\n\nOslo\n"))
     assert predict.main(["--model", str(trained / "best")]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
