@@ -36,8 +36,8 @@ def viterbi_decode(word_scores, labels):
 
     The best sequence under `allowed_transitions(labels)` by the sum of the words' log-softmax
     scores: where the per-word argmax is already valid it is the answer; where it is not (an
-    `I-per` after `O` or after `B-geo`), the nearest valid reading wins instead of a broken
-    entity. Logits or log-probabilities give the same answer.
+    `I-per` after `O` or after `B-geo`), the most probable valid sequence wins instead of a
+    broken entity. Logits or log-probabilities give the same answer.
 
     Args:
         word_scores: a list with one float array `(num_words, num_labels)` per sentence.
