@@ -16,6 +16,8 @@ import environment_defaults  # noqa: F401  (sets TensorFlow's environment before
 
 
 def build_parser():
+    from kerasner.command_line import add_decode_argument
+
     parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Folder of a saved kerasner model (e.g. runs/train/best).")
     parser.add_argument("--data", required=True, help="Labelled file (CSV, CoNLL or JSON lines).")
@@ -23,7 +25,7 @@ def build_parser():
     parser.add_argument("--scheme", default="auto", choices=["auto", "iob2", "iob1", "iobes", "bilou"], help="Tag scheme of the file. Defaults to auto.")
     parser.add_argument("--batch-size", type=int, default=64, help="Prediction batch size. Defaults to 64.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens. Defaults to the model's maximum.")
-    parser.add_argument("--decode", default="viterbi", choices=["viterbi", "argmax"], help="How word scores become tags: viterbi, the most probable valid IOB2 sequence (no I- after O or after another type), or argmax, each word's most probable label on its own. Defaults to viterbi.")
+    add_decode_argument(parser)
     parser.add_argument("--output", default="runs/evaluate", help="Output folder. Defaults to runs/evaluate.")
     return parser
 

@@ -17,6 +17,8 @@ import environment_defaults  # noqa: F401  (sets TensorFlow's environment before
 
 
 def build_parser():
+    from kerasner.command_line import add_decode_argument
+
     parser = argparse.ArgumentParser(prog="predict.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Folder of a saved kerasner model (e.g. runs/train/best).")
     source = parser.add_mutually_exclusive_group()
@@ -24,7 +26,7 @@ def build_parser():
     source.add_argument("--input", help="A UTF-8 file with one text per line.")
     parser.add_argument("--batch-size", type=int, default=32, help="Windows per prediction batch. Defaults to 32.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer texts are split into overlapping windows. Defaults to the model's maximum.")
-    parser.add_argument("--decode", default="viterbi", choices=["viterbi", "argmax"], help="How word scores become tags: viterbi, the most probable valid IOB2 sequence (no I- after O or after another type), or argmax, each word's most probable label on its own. Defaults to viterbi.")
+    add_decode_argument(parser)
     return parser
 
 

@@ -34,6 +34,8 @@ DEFAULTS = {
 
 
 def build_parser():
+    from kerasner.command_line import add_decode_argument
+
     parser = argparse.ArgumentParser(
         prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -70,7 +72,7 @@ def build_parser():
     scale.add_argument("--mixed-precision", nargs="?", const="auto", default="off", choices=["auto", "float16", "bfloat16", "off"], help="Compute in half precision with float32 weights, logits and loss (loss scaling for float16). Without a value: bfloat16 on a TPU, float16 on a GPU. Defaults to off.")
     training.add_argument("--jit", action="store_true", help="Compile the training step with XLA (measure first: slower on CPU).")
     training.add_argument("--strict", action="store_true", help="Score entities in seqeval's strict IOB2 mode instead of the conlleval-compatible default.")
-    training.add_argument("--decode", default="viterbi", choices=["viterbi", "argmax"], help="How word scores become tags: viterbi, the most probable valid IOB2 sequence (no I- after O or after another type), or argmax, each word's most probable label on its own. Defaults to viterbi.")
+    add_decode_argument(training)
     parser.add_argument("--output", default="runs/train", help="Output folder. Defaults to runs/train.")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to 1.")
     return parser
