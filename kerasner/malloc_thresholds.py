@@ -34,10 +34,10 @@ def restore_malloc_thresholds():
     `mallopt(M_TRIM_THRESHOLD, 128 KiB)`. That also freezes glibc's mmap threshold at 128 KiB, so
     from then on every tensor of 128 KiB or more is a fresh `mmap`, page-faulted in and zeroed by
     the kernel, and returned with `munmap` when freed: hundreds of thousands of page faults per
-    training step of a 6-layer encoder (measured in the README). This function makes that
-    setting happen now, then sets the thresholds glibc would have reached by itself (mmap 32 MiB,
-    trim 64 MiB). It runs once per process; `TokenFeatures.to_dataset` calls it, so call it
-    yourself only for your own `from_generator` pipelines.
+    training step of a 6-layer encoder (measured in docs/benchmark-history.md). This function
+    makes that setting happen now, then sets the thresholds glibc would have reached by itself
+    (mmap 32 MiB, trim 64 MiB). It runs once per process; `TokenFeatures.to_dataset` calls it, so
+    call it yourself only for your own `from_generator` pipelines.
 
     Returns:
         bool: whether the thresholds are set (False where the C library is not glibc).
