@@ -11,7 +11,7 @@ from kerasner.fused_adam_w import FusedAdamW
 from kerasner.lazy_adam_w import LazyAdamW
 from kerasner.malloc_thresholds import restore_malloc_thresholds
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
-from kerasner.mixed_precision import set_mixed_precision
+from kerasner.mixed_precision import cpu_has_bfloat16, set_mixed_precision
 from kerasner.predict_words import decode_words, predict_word_logits, predict_words
 from kerasner.read_sentences import detect_format, read_sentences
 from kerasner.sample_data import sample_data_path
@@ -47,6 +47,7 @@ __all__ = [
     "build_tiny_model",
     "allowed_transitions",
     "callbacks",
+    "cpu_has_bfloat16",
     "create_optimizer",
     "decode_words",
     "detect_format",

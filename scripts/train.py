@@ -69,7 +69,7 @@ def build_parser():
     scale = parser.add_argument_group("devices")
     scale.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker", "tpu"], help="tf.distribute strategy: default (one device), mirrored (every local GPU), multiworker (workers listed in TF_CONFIG) or tpu. --batch-size is the global batch, split across replicas. Defaults to default.")
     scale.add_argument("--tpu", help="TPU name or address for --strategy tpu. Defaults to the TPU of this VM.")
-    scale.add_argument("--mixed-precision", nargs="?", const="auto", default="off", choices=["auto", "float16", "bfloat16", "off"], help="Compute in half precision with float32 weights, logits and loss (loss scaling for float16). Without a value: bfloat16 on a TPU, float16 on a GPU. Defaults to off.")
+    scale.add_argument("--mixed-precision", nargs="?", const="auto", default="off", choices=["auto", "float16", "bfloat16", "off"], help="Compute in half precision with float32 weights, logits and loss (loss scaling for float16). Without a value: bfloat16 on a TPU, float16 on a GPU, bfloat16 on a CPU with bfloat16 instructions (AVX512-BF16, AMX), else off. Defaults to off.")
     training.add_argument("--jit", action="store_true", help="Compile the training step with XLA (measure first: slower on CPU).")
     training.add_argument("--strict", action="store_true", help="Score entities in seqeval's strict IOB2 mode instead of the conlleval-compatible default.")
     add_decode_argument(training)

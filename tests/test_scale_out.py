@@ -159,10 +159,37 @@ def test_mixed_precision_with_accumulation_stays_finite(float32_after):
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
-def test_auto_precision_on_a_cpu_stays_float32(float32_after):
-    assert kerasner.set_mixed_precision("auto") == "float32"
+@pytest.mark.parametrize("bfloat16_cpu, policy", [(False, "float32"), (True, "mixed_bfloat16")])
+def test_auto_precision_on_a_cpu_follows_its_bfloat16_instructions(bfloat16_cpu, policy, float32_after, monkeypatch):
+    monkeypatch.setattr(kerasner.mixed_precision, "cpu_has_bfloat16", lambda: bfloat16_cpu)
+    assert kerasner.set_mixed_precision("auto") == policy
+    assert keras.mixed_precision.global_policy().name == policy
     with pytest.raises(ValueError, match="Unknown precision"):
         kerasner.set_mixed_precision("half")
+
+
+CPUINFO = "processor\t: {n}\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 {extra}\n\n"
+
+
+@pytest.mark.parametrize(
+    "extra, onednn, expected",
+    [
+        ("avx512f avx512_bf16", None, True),
+        ("amx_tile amx_bf16", "1", True),
+        ("avx512f avx512_vnni", None, False),  # AVX-512 without bfloat16
+        ("avx512_bf16x", None, False),  # whole flags only
+        ("avx512f avx512_bf16", "0", False),  # oneDNN off: no bfloat16 kernels
+    ],
+)
+def test_cpu_has_bfloat16_reads_the_cpu_flags(extra, onednn, expected, tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(n=0, extra=extra) + CPUINFO.format(n=1, extra=extra))
+    if onednn is None:
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    else:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", onednn)
+    assert kerasner.cpu_has_bfloat16(cpuinfo) is expected
+    assert kerasner.cpu_has_bfloat16(tmp_path / "absent") is False  # no /proc/cpuinfo: macOS, Windows
 
 
 # --- Strategies -----------------------------------------------------------------------------
