@@ -35,6 +35,7 @@ import environment_defaults  # noqa: F401  (sets TensorFlow's environment before
 SPEED_RECIPES = (
     "tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16",
     "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-autotune",
+    "kerasner-relu", "kerasner-no-dropout", "kerasner-sgd", "kerasner-bound",
 )
 
 
@@ -64,7 +65,7 @@ def build_parser():
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16, -autotune is fed with tf.data's autotuning on (every other recipe has it off: the end of each round's iterator can wait for the autotuning thread's sleep); kerasner-pools-N pads one sentence a row in batches grouped by length in pools of N batches (1: random batches; 16: kerasner's default before packing) instead of packing random batches. Defaults to tutorial hf kerasner.")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16, -autotune is fed with tf.data's autotuning on (every other recipe has it off: the end of each round's iterator can wait for the autotuning thread's sleep); -relu, -no-dropout and -sgd are bounds, not recipes: the default with ReLU for GELU, without dropout, or with plain SGD for AdamW, what making that work free could give; -bound, all three at once; kerasner-pools-N pads one sentence a row in batches grouped by length in pools of N batches (1: random batches; 16: kerasner's default before packing) instead of packing random batches. Defaults to tutorial hf kerasner.")
     speed.add_argument("--rounds", type=int, default=4, help="Parts the timed batches of every recipe are cut into; the recipes take turns, a part each, so that a slow spell of the machine slows all of them. Defaults to 4.")
     speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
@@ -323,7 +324,14 @@ def speed_command(args):
         else:
             # -bf16: mixed_bfloat16 (bfloat16 compute, float32 weights, head and loss).
             keras.mixed_precision.set_global_policy("mixed_bfloat16" if recipe.endswith("-bf16") else "float32")
-            model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels)
+            # Bounds, not recipes: the default's step with some of its work that is not a matmul
+            # made (almost) free: -relu, ReLU for GELU; -no-dropout; -sgd, plain SGD for AdamW;
+            # -bound, all three.
+            relu, no_dropout, sgd = (recipe in (f"kerasner-{part}", "kerasner-bound") for part in ("relu", "no-dropout", "sgd"))
+            changes = {"hidden_act": "relu"} if relu else {}
+            if no_dropout:
+                changes.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+            model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels, dropout=0.0 if no_dropout else 0.1, **changes)
             if features is None:  # the same windows for every kerasner recipe
                 features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.endswith("-budget") else None
@@ -346,6 +354,8 @@ def speed_command(args):
                 optimizer_class = keras.optimizers.AdamW if recipe == "kerasner-keras-adamw" else KerasDecayFusedAdamW
                 optimizer = optimizer_class(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
                 optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
+            if sgd:
+                optimizer = keras.optimizers.SGD(optimizer.learning_rate)
             per_step = sum(int((y != -100).sum()) for _, y in batches) / len(batches)  # of the batches trained
             model.compile(optimizer, labelled_positions_per_step=per_step, jit_compile=recipe == "kerasner-jit")
         fit_seconds(model, batches[: args.warmup_batches])  # tracing and first allocations, not timed
