@@ -329,9 +329,9 @@ def speed_command(args):
             # -bound, all three.
             relu, no_dropout, sgd = (recipe in (f"kerasner-{part}", "kerasner-bound") for part in ("relu", "no-dropout", "sgd"))
             changes = {"hidden_act": "relu"} if relu else {}
-            if no_dropout:
-                changes.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-            model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels, dropout=0.0 if no_dropout else 0.1, **changes)
+            if no_dropout:  # the head's and the encoder's
+                changes.update(dropout=0.0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+            model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels, **changes)
             if features is None:  # the same windows for every kerasner recipe
                 features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.endswith("-budget") else None
