@@ -6,7 +6,7 @@ from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.data_format_error import DataFormatError
 from kerasner.distribution_strategy import distribution_strategy, is_chief
 from kerasner.entity_predictor import EntityPredictor
-from kerasner.entity_scores import entity_scores
+from kerasner.entity_scores import entity_scores, span_scores
 from kerasner.fused_adam_w import FusedAdamW
 from kerasner.lazy_adam_w import LazyAdamW
 from kerasner.malloc_thresholds import restore_malloc_thresholds
@@ -25,6 +25,7 @@ from kerasner.train_validation_split import train_validation_split
 from kerasner.write_sentences import write_sentences
 from kerasner.viterbi_decode import allowed_transitions, viterbi_decode
 from kerasner.warmup_linear_decay import WarmupLinearDecay, create_optimizer
+from kerasner.word_splitter import WordSplitter, detokenize
 from kerasner import callbacks  # noqa: E402  (kerasner.callbacks needs the modules above)
 from kerasner.train_token_classifier import resolve_batching, train_token_classifier
 from kerasner.ner_hyper_model import NerHyperModel
@@ -44,12 +45,14 @@ __all__ = [
     "TokenClassificationPreprocessor",
     "TokenFeatures",
     "WarmupLinearDecay",
+    "WordSplitter",
     "build_tiny_model",
     "allowed_transitions",
     "callbacks",
     "cpu_has_bfloat16",
     "create_optimizer",
     "decode_words",
+    "detokenize",
     "detect_format",
     "distribution_strategy",
     "detect_scheme",
@@ -63,6 +66,7 @@ __all__ = [
     "restore_malloc_thresholds",
     "sample_data_path",
     "set_mixed_precision",
+    "span_scores",
     "to_iob2",
     "train_token_classifier",
     "train_validation_split",

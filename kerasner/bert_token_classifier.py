@@ -13,6 +13,7 @@ import transformers
 
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
 from kerasner.warmup_linear_decay import create_optimizer
+from kerasner.word_splitter import SPLITTERS
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,10 @@ class BertTokenClassifier(keras.Model):
         dropout: float. Dropout rate before the head. Defaults to `0.1`.
         ignore_index: int. Label id of positions without a label (sub-word continuations,
             special tokens, padding). Defaults to `-100`.
+        word_splitter: how raw text is split into the words the model reads (see
+            `WordSplitter`): `"treebank"`, the word boundaries of the labelled corpora,
+            `"whitespace"` or `"pretokenizer"`. It is saved with the model, and
+            `EntityPredictor` splits text this way. Defaults to `"treebank"`.
         **kwargs: passed to `tf_keras.Model` (e.g. `name`).
 
     Example:
@@ -105,10 +110,14 @@ class BertTokenClassifier(keras.Model):
     # `fit` moves callbacks that write logs ahead of those that read them.
     orders_callbacks = True
 
-    def __init__(self, encoder, labels, dropout=0.1, ignore_index=-100, **kwargs):
+    def __init__(self, encoder, labels, dropout=0.1, ignore_index=-100, word_splitter="treebank", **kwargs):
         labels = validate_labels(labels, ignore_index)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        if word_splitter not in SPLITTERS:
+            raise ValueError(
+                f"Unknown word splitter. Expected one of {set(SPLITTERS)}. Received: word_splitter={word_splitter!r}"
+            )
         if not isinstance(encoder, transformers.TFPreTrainedModel):
             raise ValueError(
                 "`encoder` must be a TensorFlow model of transformers such as TFBertModel. "
@@ -143,6 +152,7 @@ class BertTokenClassifier(keras.Model):
         self._label_names = tuple(labels)
         self.dropout = float(dropout)
         self.ignore_index = ignore_index
+        self.word_splitter = word_splitter
         self.tokenizer = None
         self.gradient_accumulation_steps = 1
         self.labelled_positions_per_step = None
@@ -456,6 +466,7 @@ class BertTokenClassifier(keras.Model):
             "labels": self.labels,
             "dropout": self.dropout,
             "ignore_index": self.ignore_index,
+            "word_splitter": self.word_splitter,
         }
 
     @classmethod
@@ -517,7 +528,9 @@ class BertTokenClassifier(keras.Model):
         (directory / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
 
     @classmethod
-    def from_pretrained(cls, name_or_dir, labels=None, dropout=0.1, ignore_index=-100, tokenizer=None, **kwargs):
+    def from_pretrained(
+        cls, name_or_dir, labels=None, dropout=0.1, ignore_index=-100, tokenizer=None, word_splitter="treebank", **kwargs
+    ):
         """Loads a saved kerasner model, or a pretrained encoder with a new head.
 
         Args:
@@ -528,6 +541,8 @@ class BertTokenClassifier(keras.Model):
             dropout: float. Dropout before a new head. Defaults to `0.1`.
             ignore_index: int. Label id of unlabelled positions. Defaults to `-100`.
             tokenizer: a fast tokenizer to attach; defaults to the one stored at `name_or_dir`.
+            word_splitter: how raw text is split into words, for a new head (a saved model keeps
+                its own). Defaults to `"treebank"`.
             **kwargs: passed to `transformers.TFAutoModel.from_pretrained` for an encoder.
         """
         path = Path(name_or_dir)
@@ -542,7 +557,9 @@ class BertTokenClassifier(keras.Model):
                 )
             labels = validate_labels(labels, ignore_index)
             encoder = transformers.TFAutoModel.from_pretrained(str(name_or_dir), **kwargs)
-            model = cls(encoder=encoder, labels=labels, dropout=dropout, ignore_index=ignore_index)
+            model = cls(
+                encoder=encoder, labels=labels, dropout=dropout, ignore_index=ignore_index, word_splitter=word_splitter
+            )
         model.tokenizer = tokenizer if tokenizer is not None else _load_tokenizer(name_or_dir)
         return model
 
@@ -590,7 +607,12 @@ def _load_tokenizer(name_or_dir):
         logger.warning("No tokenizer found in %s; set `model.tokenizer` before saving or predicting.", path)
         return None
     try:
-        return transformers.AutoTokenizer.from_pretrained(str(name_or_dir), use_fast=True)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(name_or_dir), use_fast=True)
+        if getattr(tokenizer, "add_prefix_space", None) is False:
+            # Byte-level BPE (RoBERTa, GPT-2) takes words that are already split only with a
+            # prefix space, which makes a word's first piece the same inside a sentence and at its start.
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(name_or_dir), use_fast=True, add_prefix_space=True)
+        return tokenizer
     except (OSError, ValueError) as error:
         logger.warning("Could not load a tokenizer from %s (%s); set `model.tokenizer`.", name_or_dir, error)
         return None

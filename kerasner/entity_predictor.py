@@ -1,33 +1,42 @@
 """Raw text in, entity spans with character offsets out."""
 
-import re
+import itertools
 
 import numpy as np
 
 from kerasner.bert_token_classifier import BertTokenClassifier
-from kerasner.predict_words import predict_words
+from kerasner.predict_words import decode_words, predict_word_logits
 from kerasner.tag_scheme import split_tag
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
 from kerasner.viterbi_decode import check_decode
-
-_FALLBACK_WORDS = re.compile(r"\w+|[^\w\s]")
+from kerasner.word_splitter import WordSplitter
 
 
 class EntityPredictor:
     """Finds entities in raw text with a trained `BertTokenClassifier`.
 
-    Text is split into words by the tokenizer's own pre-tokenizer (whitespace and punctuation,
-    with character offsets into the original string), words are labelled at their first
-    sub-token, long texts are split into overlapping windows, and texts are batched by length.
-    Each text's tags are its most probable valid IOB2 sequence (`decode="viterbi"`); with
-    `decode="argmax"` they are read leniently (an `I-` after `O` or another type starts an entity).
+    Text is split into words by the model's word splitter (`model.word_splitter`, saved with the
+    model: by default the word boundaries of the labelled corpora, see `WordSplitter`), so that
+    every word is read at the first sub-token of a word like those the model was trained on.
+    Long texts are split into overlapping windows, and texts are batched by length. Each text's
+    tags are its most probable valid IOB2 sequence (`decode="viterbi"`); with `decode="argmax"`
+    they are read leniently (an `I-` after `O` or another type starts an entity).
+
+    A text of more than `block_words` words is read a block of words at a time, each block
+    with `context_words` words of the text on either side, so its memory does not grow with its
+    length (`iter_entities` yields its entities as they are found).
 
     Args:
         model: a `BertTokenClassifier` with a `tokenizer`.
         batch_size: int. Windows per prediction batch. Defaults to `32`.
         max_length: int. Longest window. Defaults to the model's maximum (at most 512).
-        stride: int. Sub-tokens shared by consecutive windows. Defaults to `32`.
+        stride: int. Sub-tokens shared by consecutive windows. Defaults to `32`, or a quarter of
+            the window for windows shorter than 128.
         decode: `"viterbi"` or `"argmax"` (see `predict_words`). Defaults to `"viterbi"`.
+        word_splitter: a `WordSplitter`, or the name of one, to use instead of the model's.
+            Defaults to None (the model's).
+        block_words: int. Longest text read in one piece. Defaults to `4096`.
+        context_words: int. Words of context on each side of a block. Defaults to `64`.
 
     Example:
     ```python
@@ -37,20 +46,40 @@ class EntityPredictor:
     ```
     """
 
-    def __init__(self, model, batch_size=32, max_length=None, stride=32, decode="viterbi"):
+    def __init__(
+        self,
+        model,
+        batch_size=32,
+        max_length=None,
+        stride=None,
+        decode="viterbi",
+        word_splitter=None,
+        block_words=4096,
+        context_words=64,
+    ):
         check_decode(decode)
         if model.tokenizer is None:
             raise ValueError("The model has no tokenizer; set `model.tokenizer` or load a saved model folder")
+        if not (int(block_words) > 0 and int(context_words) >= 0):
+            raise ValueError(
+                "`block_words` must be positive and `context_words` at least 0. "
+                f"Received: block_words={block_words!r}, context_words={context_words!r}"
+            )
         from kerasner.run_setup import max_model_length
 
         self.model = model
         self.batch_size = batch_size
         self.decode = decode
-        self.preprocessor = TokenClassificationPreprocessor(
-            model.tokenizer, model.labels, max_length=max_model_length(model, max_length), stride=stride
-        )
-        pre_tokenizer = getattr(getattr(model.tokenizer, "backend_tokenizer", None), "pre_tokenizer", None)
-        self._pre_tokenize = pre_tokenizer.pre_tokenize_str if pre_tokenizer is not None else None
+        self.block_words = int(block_words)
+        self.context_words = int(context_words)
+        max_length = max_model_length(model, max_length)
+        stride = min(32, max_length // 4) if stride is None else stride
+        self.preprocessor = TokenClassificationPreprocessor(model.tokenizer, model.labels, max_length=max_length, stride=stride)
+        if word_splitter is None:
+            word_splitter = getattr(model, "word_splitter", "treebank")
+        if isinstance(word_splitter, str):
+            word_splitter = WordSplitter(word_splitter, tokenizer=model.tokenizer)
+        self.word_splitter = word_splitter
 
     @classmethod
     def from_pretrained(cls, directory, **kwargs):
@@ -58,11 +87,8 @@ class EntityPredictor:
         return cls(BertTokenClassifier.from_pretrained(directory), **kwargs)
 
     def split_words(self, text):
-        """`[(word, start, end)]` with `text[start:end] == word`."""
-        if self._pre_tokenize is not None:
-            pieces = self._pre_tokenize(text)
-            return [(text[start:end], start, end) for _, (start, end) in pieces if end > start]
-        return [(m.group(), m.start(), m.end()) for m in _FALLBACK_WORDS.finditer(text)]
+        """`[(word, start, end)]` with `text[start:end] == word`, split by `word_splitter`."""
+        return self.word_splitter(text)
 
     def __call__(self, texts):
         """Entities of one text (a list of dicts) or of each of a list of texts (a list of lists)."""
@@ -72,42 +98,115 @@ class EntityPredictor:
 
     def predict(self, texts):
         """A list of entity lists, one per text: dicts with `text`, `label`, `start`, `end`, `score`."""
-        words = [self.split_words(text) for text in texts]
-        filled = [i for i, text_words in enumerate(words) if text_words]
-        results = [[] for _ in texts]
-        if not filled:
-            return results
-        features = self.preprocessor([[w for w, _, _ in words[i]] for i in filled])
-        ids, scores = predict_words(self.model, features, self.batch_size, return_scores=True, decode=self.decode)
-        for index, text_ids, text_scores in zip(filled, ids, scores):
-            tags = [self.model.labels[int(i)] for i in text_ids]
-            results[index] = decode_entities(texts[index], words[index], tags, text_scores)
+        results = [None] * len(texts)
+        words = {}
+        for index, text in enumerate(texts):
+            first = list(itertools.islice(self.word_splitter.iter_words(text), self.block_words + 1))
+            if len(first) > self.block_words:
+                results[index] = list(self.iter_entities(text))
+            elif first:
+                words[index] = first
+            else:
+                results[index] = []
+        if words:
+            ids, scores = self._tag_ids([[w for w, _, _ in words[i]] for i in words])
+            for index, text_ids, text_scores in zip(words, ids, scores):
+                tags = [self.model.labels[int(i)] for i in text_ids]
+                results[index] = decode_entities(texts[index], words[index], tags, text_scores)
         return results
+
+    def iter_entities(self, text):
+        """Yields the entities of `text` in order, reading it a block of words at a time."""
+        entities = _EntitySpans(text)
+        previous = None  # label id of the last word of the block before
+        for block, own_start, own_end in _blocks(self.word_splitter.iter_words(text), self.block_words, self.context_words):
+            logits = predict_word_logits(self.model, self.preprocessor([[w for w, _, _ in block]]), self.batch_size)
+            ids, scores = decode_words(
+                [logits[0][own_start:own_end]], self.model.labels, self.decode, return_scores=True, previous=[previous]
+            )
+            for (_, start, end), label_id, score in zip(block[own_start:own_end], ids[0], scores[0]):
+                yield from entities.add(start, end, self.model.labels[int(label_id)], score)
+            previous = int(ids[0][-1])
+        yield from entities.finish()
+
+    def predict_words(self, word_lists, return_scores=False):
+        """Tags of sentences that are already split into words, one tag per word.
+
+        Args:
+            word_lists: a list of lists of words (str).
+            return_scores: bool. Also return each word's probability of its tag. Defaults to False.
+
+        Returns:
+            A list of tag lists; with `return_scores`, a pair (tags, scores).
+        """
+        word_lists = [list(words) for words in word_lists]
+        tags = [[] for _ in word_lists]
+        scores = [np.zeros(0, dtype=np.float32) for _ in word_lists]
+        filled = [i for i, words in enumerate(word_lists) if words]
+        if filled:
+            ids, filled_scores = self._tag_ids([word_lists[i] for i in filled])
+            for index, text_ids, text_scores in zip(filled, ids, filled_scores):
+                tags[index] = [self.model.labels[int(i)] for i in text_ids]
+                scores[index] = text_scores
+        return (tags, scores) if return_scores else tags
+
+    def _tag_ids(self, word_lists):
+        logits = predict_word_logits(self.model, self.preprocessor(word_lists), self.batch_size)
+        return decode_words(logits, self.model.labels, self.decode, return_scores=True)
+
+
+def _blocks(words, size, context):
+    """`(block, own_start, own_end)`: consecutive runs of `size` words of the iterator `words`,
+    each with up to `context` words before and after it."""
+    buffer, own_start = [], 0
+    for word in words:
+        buffer.append(word)
+        if len(buffer) == own_start + size + context:
+            yield buffer, own_start, own_start + size
+            buffer = buffer[own_start + size - context :]
+            own_start = context
+    if len(buffer) > own_start:
+        yield buffer, own_start, len(buffer)
+
+
+class _EntitySpans:
+    """Word tags in, entity spans out, one word at a time (an I- of the open entity's type
+    continues it; any other B- or I- starts a new entity)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.current = None
+
+    def add(self, start, end, tag, score):
+        prefix, kind = split_tag(tag)
+        if prefix == "I" and self.current is not None and self.current["label"] == kind:
+            self.current["end"] = end
+            self.current["scores"].append(float(score))
+            return []
+        finished = self.finish()
+        if prefix in ("B", "I"):
+            self.current = {"label": kind, "start": start, "end": end, "scores": [float(score)]}
+        return finished
+
+    def finish(self):
+        if self.current is None:
+            return []
+        entity, self.current = self.current, None
+        return [
+            {
+                "text": self.text[entity["start"] : entity["end"]],
+                "label": entity["label"],
+                "start": entity["start"],
+                "end": entity["end"],
+                "score": round(float(np.mean(entity["scores"])), 4),
+            }
+        ]
 
 
 def decode_entities(text, words, tags, scores):
     """Turns word tags into entity spans; `words` are `(word, start, end)` triples."""
-    entities, current = [], None
+    spans = _EntitySpans(text)
+    entities = []
     for (_, start, end), tag, score in zip(words, tags, scores):
-        prefix, kind = split_tag(tag)
-        if prefix == "I" and current is not None and current["label"] == kind:
-            current["end"] = end
-            current["scores"].append(float(score))
-            continue
-        if current is not None:
-            entities.append(current)
-            current = None
-        if prefix in ("B", "I"):
-            current = {"label": kind, "start": start, "end": end, "scores": [float(score)]}
-    if current is not None:
-        entities.append(current)
-    return [
-        {
-            "text": text[e["start"] : e["end"]],
-            "label": e["label"],
-            "start": e["start"],
-            "end": e["end"],
-            "score": round(float(np.mean(e["scores"])), 4),
-        }
-        for e in entities
-    ]
+        entities.extend(spans.add(start, end, tag, score))
+    return entities + spans.finish()

@@ -52,3 +52,41 @@ def _row(values):
         "f1": float(values["f1-score"]),
         "support": int(values["support"]),
     }
+
+
+def span_scores(true_spans, predicted_spans):
+    """Exact-match entity precision/recall/F1 of character spans, overall and per type.
+
+    A predicted entity counts only if its `(start, end, label)` equals a true one: the scores a
+    user of raw text receives.
+
+    Args:
+        true_spans: one collection of `(start, end, label)` per text.
+        predicted_spans: one collection of `(start, end, label)` per text, as many texts.
+
+    Returns:
+        The same dict as `entity_scores`.
+
+    Example:
+    ```python
+    kerasner.span_scores([[(0, 4, "per")]], [[(0, 4, "per"), (9, 15, "geo")]])["precision"]  # 0.5
+    ```
+    """
+    true_spans, predicted_spans = list(true_spans), list(predicted_spans)
+    if len(true_spans) != len(predicted_spans):
+        raise ValueError("`true_spans` and `predicted_spans` must hold one collection per text, as many of each")
+    counts = {}  # label -> [true, predicted, correct]
+    for true, predicted in zip(true_spans, predicted_spans):
+        true, predicted = set(map(tuple, true)), set(map(tuple, predicted))
+        for spans, column in ((true, 0), (predicted, 1), (true & predicted, 2)):
+            for *_, label in spans:
+                counts.setdefault(label, [0, 0, 0])[column] += 1
+    totals = [sum(column) for column in zip(*counts.values())] or [0, 0, 0]
+    return {**_span_row(*totals), "per_type": {label: _span_row(*counts[label]) for label in sorted(counts)}}
+
+
+def _span_row(true, predicted, correct):
+    precision = correct / predicted if predicted else 0.0
+    recall = correct / true if true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "support": true}

@@ -27,7 +27,7 @@ def predict_word_logits(model, features, batch_size=64):
     return features.word_values(window_logits)
 
 
-def decode_words(word_logits, labels, decode="viterbi", return_scores=False):
+def decode_words(word_logits, labels, decode="viterbi", return_scores=False, previous=None):
     """Label ids (and optionally their probabilities) from per-word logits.
 
     Args:
@@ -36,6 +36,8 @@ def decode_words(word_logits, labels, decode="viterbi", return_scores=False):
         decode: `"viterbi"`, the most probable valid IOB2 sequence (`viterbi_decode`), or
             `"argmax"`, each word's most probable label on its own. Defaults to `"viterbi"`.
         return_scores: bool. Also return each word's softmax probability of its label.
+        previous: None, or per sentence the label id of the word before it (see
+            `viterbi_decode`); `"argmax"` ignores it. Defaults to None.
 
     Returns:
         A list with an int array of label ids per sentence; with `return_scores`, a pair of such
@@ -43,7 +45,7 @@ def decode_words(word_logits, labels, decode="viterbi", return_scores=False):
     """
     check_decode(decode)
     if decode == "viterbi":
-        ids = viterbi_decode(word_logits, labels)
+        ids = viterbi_decode(word_logits, labels, previous)
     else:
         ids = [np.asarray(logits).argmax(-1) for logits in word_logits]
     if not return_scores:

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 from seqeval.metrics import classification_report
 
-from kerasner.entity_scores import entity_scores
+from kerasner.entity_predictor import decode_entities
+from kerasner.entity_scores import entity_scores, span_scores
 from kerasner.predict_words import predict_tags
 from kerasner.tag_scheme import split_tag
+from kerasner.word_splitter import detokenize
 
 
 def evaluate_features(model, features, batch_size=64, decode="viterbi"):
@@ -37,12 +39,53 @@ def evaluate_features(model, features, batch_size=64, decode="viterbi"):
     }
 
 
+def evaluate_raw_text(predictor, sentences):
+    """Entity scores on ordinary text, as a user of `predictor` receives them.
+
+    Each labelled sentence is joined into text (`detokenize`), its entities become character
+    spans, `predictor` finds entities in the text, and exact `(start, end, type)` spans are scored.
+
+    Args:
+        predictor: an `EntityPredictor`.
+        sentences: labelled `Sentence`s.
+
+    Returns:
+        A dict with `entity` (`span_scores`), `sentences`, `split_as_labelled` (the number of
+        sentences whose text the predictor's word splitter splits into the labelled words) and
+        `word_splitter` (its kind).
+    """
+    texts, true_spans, split_as_labelled = [], [], 0
+    for sentence in sentences:
+        text, offsets = detokenize(sentence.words)
+        words = [(word, start, end) for word, (start, end) in zip(sentence.words, offsets)]
+        entities = decode_entities(text, words, sentence.tags, [1.0] * len(words))
+        texts.append(text)
+        true_spans.append([(e["start"], e["end"], e["label"]) for e in entities])
+        split_as_labelled += [(start, end) for _, start, end in predictor.split_words(text)] == offsets
+    predicted = predictor.predict(texts)
+    return {
+        "entity": span_scores(true_spans, [[(e["start"], e["end"], e["label"]) for e in found] for found in predicted]),
+        "sentences": len(texts),
+        "split_as_labelled": split_as_labelled,
+        "word_splitter": predictor.word_splitter.kind,
+    }
+
+
 def summary_line(result):
     """One line of the headline scores of `evaluate_features`."""
     entity, strict = result["entity"], result["entity_strict"]
     return (
         f"entity F1 {entity['f1']:.4f} (P {entity['precision']:.4f}, R {entity['recall']:.4f}; "
         f"strict {strict['f1']:.4f}); token accuracy {result['token_accuracy']:.4f}"
+    )
+
+
+def raw_text_line(raw):
+    """One line of the scores of `evaluate_raw_text`."""
+    entity = raw["entity"]
+    return (
+        f"raw text: entity F1 {entity['f1']:.4f} (P {entity['precision']:.4f}, R {entity['recall']:.4f}); "
+        f"{raw['split_as_labelled']:,} of {raw['sentences']:,} sentences split into the labelled words"
     )
 
 

@@ -84,6 +84,7 @@ class TokenClassificationPreprocessor:
             add_special_tokens=False,
             return_attention_mask=False,
             return_token_type_ids=False,
+            verbose=False,  # no warning about sentences longer than the model: they are windowed below
         )
         unk = self.tokenizer.unk_token_id
         budget = self.max_length - self.num_special

@@ -31,7 +31,7 @@ def allowed_transitions(labels):
     return start, allowed
 
 
-def viterbi_decode(word_scores, labels):
+def viterbi_decode(word_scores, labels, previous=None):
     """The most probable valid IOB2 label sequence of each sentence.
 
     The best sequence under `allowed_transitions(labels)` by the sum of the words' log-softmax
@@ -42,6 +42,9 @@ def viterbi_decode(word_scores, labels):
     Args:
         word_scores: a list with one float array `(num_words, num_labels)` per sentence.
         labels: the label names, in the order of the scores' last axis.
+        previous: None, or one label id (or None) per sentence: the label of the word just before
+            the sentence, which the first word must be allowed to follow (a long text decoded a
+            block at a time). Defaults to None (every sentence starts afresh).
 
     Returns:
         A list with one int array of label ids per sentence.
@@ -55,6 +58,9 @@ def viterbi_decode(word_scores, labels):
     """
     start, allowed = allowed_transitions(labels)
     barrier = np.where(allowed, 0.0, -np.inf)  # (from, to)
+    first = np.where(start, 0.0, -np.inf)
+    previous = [None] * len(word_scores) if previous is None else previous
+    initial = np.array([first if p is None else barrier[int(p)] for p in previous]).reshape(-1, len(first))
     lengths = np.array([len(scores) for scores in word_scores], dtype=np.int64)
     decoded = [None] * len(word_scores)
     for length in np.unique(lengths):  # every sentence of one length in one pass
@@ -64,7 +70,7 @@ def viterbi_decode(word_scores, labels):
                 decoded[i] = np.zeros(0, dtype=np.int64)
             continue
         scores = np.stack([np.asarray(word_scores[i], dtype=np.float64) for i in members])  # (n, words, labels)
-        best = np.where(start, scores[:, 0], -np.inf)
+        best = scores[:, 0] + initial[members]
         back = np.zeros(scores.shape, dtype=np.int64)
         for t in range(1, length):
             candidates = best[:, :, None] + barrier  # (n, from, to)

@@ -247,3 +247,13 @@ def test_packed_batches_hold_every_window_in_its_own_segment(tokenizer):
     assert packed < features.padding_overhead(16) < random
     x, y = next(iter(features.to_dataset(16, pool_batches=1, pack=True)))
     assert set(x) == {"input_ids", "attention_mask", "segment_ids", "position_ids"} and x["segment_ids"].dtype == tf.int32
+
+
+def test_a_sentence_longer_than_the_model_draws_no_tokenizer_warning(tokenizer, labels, caplog):
+    import logging
+
+    tokenizer.model_max_length = 16
+    with caplog.at_level(logging.WARNING):
+        features = TokenClassificationPreprocessor(tokenizer, labels, max_length=16, stride=4)([["paris"] * 40])
+    assert features.stats["windowed_sentences"] == 1
+    assert "Token indices sequence length" not in caplog.text

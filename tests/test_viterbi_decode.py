@@ -62,3 +62,12 @@ def test_unknown_decode_is_a_clear_error():
         kerasner.EntityPredictor(object(), decode="beam")
     with pytest.raises(ValueError, match="decode='beam'"):
         kerasner.callbacks.EntityF1Callback(None, decode="beam")
+
+
+def test_a_previous_label_lets_the_first_word_continue_its_entity():
+    labels = ["O", "B-per", "I-per"]
+    scores = [np.log([[0.1, 0.3, 0.6], [0.1, 0.2, 0.7]])]
+    assert kerasner.viterbi_decode(scores, labels)[0].tolist() == [1, 2]  # I- cannot start afresh
+    assert kerasner.viterbi_decode(scores, labels, previous=[1])[0].tolist() == [2, 2]  # after B-per it may
+    assert kerasner.viterbi_decode(scores, labels, previous=[0])[0].tolist() == [1, 2]  # after O it may not
+    assert kerasner.viterbi_decode(scores * 2, labels, previous=[None, 2])[1].tolist() == [2, 2]
