@@ -555,6 +555,7 @@ def quality_command(args):
     import tf_keras as keras
 
     import kerasner
+    from kerasner.run_report import evaluate_raw_text, raw_text_line
     from kerasner.run_setup import max_model_length
 
     if not args.data_dir or not Path(args.data_dir).is_dir():
@@ -602,6 +603,8 @@ def quality_command(args):
                     kerasner.predict_word_logits(model, validation_features), model.labels,
                 )
                 own = "viterbi"  # kerasner's default
+                # What a user of the model receives: the validation sentences as ordinary text.
+                raw_text = evaluate_raw_text(kerasner.EntityPredictor(model), validation)
                 del model
                 kerasner.set_mixed_precision("off")
             else:
@@ -609,6 +612,7 @@ def quality_command(args):
                 by_decode = hf_recipe_scores(args.model, train, validation, labels, epochs, args.batch_size, args.learning_rate, args.seed)
                 own = "argmax"  # the transformers example's reading
                 seconds = time.perf_counter() - start
+                raw_text = None  # the recipe has no raw-text predictor
             scores, other = by_decode[own], "viterbi" if own == "argmax" else "argmax"
             key = f"{dataset}/{recipe}"
             results[key] = {
@@ -621,11 +625,14 @@ def quality_command(args):
                 "decode": own,
                 "entity": scores,
                 "entity_by_decode": by_decode,
+                "raw_text": raw_text,
             }
             per_type = " ".join(f"{k} {v['f1']:.3f}" for k, v in scores["per_type"].items())
             print(f"{key:18s} {epochs} epoch(s): entity F1 {scores['f1']:.4f} (P {scores['precision']:.4f} R {scores['recall']:.4f}; "
                   f"{own}; {other} {by_decode[other]['f1']:.4f}) "
                   f"in {seconds:,.0f} s, peak memory so far {peak_memory_gb():.2f} GB; {per_type}", flush=True)
+            if raw_text is not None:
+                print(f"{key:18s} {raw_text_line(raw_text)}", flush=True)
             if args.output:
                 Path(args.output).write_text(json.dumps({"results": results, "settings": vars(args)}, indent=2) + "\n")
     return 0

@@ -6,6 +6,8 @@ Examples:
 
 Writes OUTPUT/metrics.json (entity P/R/F1 overall and per type, in seqeval's default and strict
 modes, and token accuracy), OUTPUT/report.txt and OUTPUT/confusion.png (word-level entity types).
+With --raw-text, metrics.json also holds "raw_text": the scores of the same sentences given to the
+predictor as ordinary text (exact character spans), which is what a user of predict.py receives.
 """
 
 import argparse
@@ -16,7 +18,7 @@ import environment_defaults  # noqa: F401  (sets TensorFlow's environment before
 
 
 def build_parser():
-    from kerasner.command_line import add_decode_argument
+    from kerasner.command_line import add_decode_argument, add_word_splitter_argument
 
     parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Folder of a saved kerasner model (e.g. runs/train/best).")
@@ -26,6 +28,8 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=64, help="Prediction batch size. Defaults to 64.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens. Defaults to the model's maximum.")
     add_decode_argument(parser)
+    add_word_splitter_argument(parser)
+    parser.add_argument("--raw-text", action="store_true", help="Also score the sentences as ordinary text: each is joined into text, the predictor finds entities in it, and exact character spans are scored.")
     parser.add_argument("--output", default="runs/evaluate", help="Output folder. Defaults to runs/evaluate.")
     return parser
 
@@ -38,7 +42,9 @@ def main(argv=None):
 
 def run(args):
     import kerasner
-    from kerasner.run_report import evaluate_features, plot_confusion, summary_line, type_confusion, write_json
+    from kerasner.run_report import (
+        evaluate_features, evaluate_raw_text, plot_confusion, raw_text_line, summary_line, type_confusion, write_json,
+    )
     from kerasner.run_setup import max_model_length
 
     model = kerasner.BertTokenClassifier.from_pretrained(args.model)
@@ -59,10 +65,15 @@ def run(args):
     metrics["windowed_sentences"] = features.stats["windowed_sentences"]
     metrics["data"] = sentences.stats
     metrics["model"] = str(args.model)
+    if args.raw_text:
+        predictor = kerasner.EntityPredictor(model, batch_size=args.batch_size, max_length=args.max_length, decode=args.decode, word_splitter=args.word_splitter)
+        metrics["raw_text"] = evaluate_raw_text(predictor, sentences)
     write_json(output / "metrics.json", metrics)
     plot_confusion(*type_confusion(result["gold"], result["predicted"]), output / "confusion.png")
     print(result["report"])
     print(summary_line(result))
+    if args.raw_text:
+        print(raw_text_line(metrics["raw_text"]))
     print(f"wrote {output}/: metrics.json report.txt confusion.png")
     return 0
 

@@ -34,7 +34,7 @@ DEFAULTS = {
 
 
 def build_parser():
-    from kerasner.command_line import add_decode_argument
+    from kerasner.command_line import add_decode_argument, add_word_splitter_argument
 
     parser = argparse.ArgumentParser(
         prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -51,6 +51,7 @@ def build_parser():
     model.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer sentences are split into overlapping windows. Defaults to the model's maximum (at most 512).")
     model.add_argument("--stride", type=int, default=32, help="Sub-tokens shared by consecutive windows of a long sentence. Defaults to 32.")
     model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word.")
+    add_word_splitter_argument(model, default="treebank")
     training = parser.add_argument_group("training (defaults: pretrained / tiny)")
     training.add_argument("--epochs", type=int, help="Epochs. Defaults to 3 / 12.")
     training.add_argument("--batch-size", type=int, help="Sentences (windows) per batch. Defaults to 32 / 16.")
@@ -108,7 +109,9 @@ def main(argv=None):
 def run(args):
     values = resolve_training_values(args)
     import kerasner
-    from kerasner.run_report import evaluate_features, plot_history, plot_per_type_f1, summary_line, write_json
+    from kerasner.run_report import (
+        evaluate_features, evaluate_raw_text, plot_history, plot_per_type_f1, raw_text_line, summary_line, write_json,
+    )
     from kerasner.run_setup import load_model, load_splits, max_model_length
 
     started = time.perf_counter()
@@ -132,6 +135,7 @@ def run(args):
     )
     with strategy.scope():
         model = load_model(args.model, train, labels, dropout=values["dropout"], seed=args.seed)
+    model.word_splitter = args.word_splitter
     preprocessor = kerasner.TokenClassificationPreprocessor(
         model.tokenizer,
         model.labels,
@@ -180,6 +184,7 @@ def run(args):
         return 0
     best = kerasner.BertTokenClassifier.from_pretrained(output / "best")
     result = evaluate_features(best, validation_features, decode=args.decode)
+    raw_text = evaluate_raw_text(kerasner.EntityPredictor(best, max_length=args.max_length, stride=args.stride, decode=args.decode), validation)
     (output / "report.txt").write_text(result["report"])
     speeds = history.history.get("train_tokens_per_second", [])
     best_epoch = json.loads((output / "best" / "checkpoint.json").read_text())["epoch"]
@@ -187,7 +192,9 @@ def run(args):
         "entity": result["entity"],
         "entity_strict": result["entity_strict"],
         "token_accuracy": result["token_accuracy"],
+        "raw_text": raw_text,
         "decode": args.decode,
+        "word_splitter": best.word_splitter,
         "best_epoch": best_epoch,
         "epochs": len(history.epoch),
         "train_sentences": len(train),
@@ -209,6 +216,7 @@ def run(args):
     plot_per_type_f1(result["entity"], output / "per_type_f1.png")
     print(result["report"])
     print(f"validation {summary_line(result)}; best epoch {best_epoch} of {len(history.epoch)}")
+    print(f"validation {raw_text_line(raw_text)}")
     print(f"wrote {output}/: best/ metrics.json history.csv report.txt training.png per_type_f1.png validation.jsonl")
     return 0
 

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import kerasner
@@ -78,10 +79,86 @@ def test_predict_script_reads_text_and_stdin(trained, capsys, monkeypatch):
     assert line["text"] == TEXT and isinstance(line["entities"], list)
     assert predict.main(["--model", str(trained / "best"), "--text", TEXT, "--decode", "argmax"]) == 0
     assert json.loads(capsys.readouterr().out)["text"] == TEXT
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Mei Lin met Kenji Sato .\n\nOslo\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Mei Lin met Kenji Sato .\n\nOslo\n"), encoding="utf-8"))
     assert predict.main(["--model", str(trained / "best")]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["text"] for x in lines] == ["Mei Lin met Kenji Sato .", "", "Oslo"]
+
+
+def mixed_lines(count=10_000, seed=0):
+    """Lines a user's file may hold: empty, very long, emoji, control characters, right-to-left
+    text, lone CRs, line separators that are not line feeds."""
+    rng = np.random.default_rng(seed)
+    pieces = [
+        "Anna Keller flew to Oslo.", "", "Mei Lin 😂👍🏽 visited Krakow!!!", "a\x00b\x1bc\x0bd\x0ce\x1cf",
+        "مرحبا يا أنا في القاهرة", "one\rtwo\rthree", "x\u2028y\u2029z\x85w", "   ", "Omar Haddad\t(Norlund Energy)",
+        "张伟住在北京。", "\u200fRTL mark and \u202eoverride",
+    ]
+    lines = [pieces[i] for i in rng.integers(0, len(pieces), count)]
+    for position in (17, 5_000, 9_998):
+        lines[position] = " ".join(["Anna Keller visited Lisbon ."] * 1_250)  # 5,000 words
+    lines[0] = "\ufeff" + lines[0]  # a byte-order mark starts the file
+    return lines
+
+
+def test_predict_writes_one_line_per_input_line_in_order(trained, tmp_path, capsys, monkeypatch):
+    lines = mixed_lines()
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    (tmp_path / "in.txt").write_bytes(data)
+    model = ["--model", str(trained / "best"), "--batch-size", "64"]
+    assert predict.main(model + ["--input", str(tmp_path / "in.txt")]) == 0
+    from_file = capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    assert predict.main(model) == 0
+    from_stdin = capsys.readouterr().out
+    assert from_file == from_stdin
+    out = [json.loads(line) for line in from_file.split("\n")[:-1]]
+    expected = [lines[0][1:]] + lines[1:]
+    assert [line["text"] for line in out] == expected
+    for line in out:
+        assert all(e["text"] == line["text"][e["start"] : e["end"]] for e in line["entities"])
+    assert sum(e["text"] == "Anna Keller" for e in out[5_000]["entities"]) >= 1_000
+
+
+def test_predict_takes_words_that_are_already_split(trained, tmp_path, capsys, monkeypatch):
+    (tmp_path / "words.conll").write_text("-DOCSTART-\n\nAnna\tX\nKeller\nflew\n\nOslo\n")
+    assert predict.main(["--model", str(trained / "best"), "--input", str(tmp_path / "words.conll"), "--input-format", "conll"]) == 0
+    blocks = capsys.readouterr().out.split("\n\n")
+    assert [[row.split("\t")[0] for row in block.splitlines()] for block in blocks[:2]] == [["Anna", "Keller", "flew"], ["Oslo"]]
+    assert blocks[0].splitlines()[0] == "Anna\tB-per"
+    records = '{"id": 3, "tokens": ["Anna", "Keller"]}\n{"words": ["Oslo"], "id": 4}\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(records.encode()), encoding="utf-8"))
+    assert predict.main(["--model", str(trained / "best"), "--input-format", "jsonl"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["id"], len(r["tags"])) for r in out] == [(3, 2), (4, 1)] and out[0]["tags"][0] == "B-per"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"fine\n\xff\xfe bad bytes\n", "in.txt, line 2: bytes that are not UTF-8"),
+        (b'{"tokens": "not a list"}\n', "in.txt, line 1: expected an object with a list of non-empty words"),
+    ],
+)
+def test_predict_bad_input_is_one_line(trained, tmp_path, capsys, data, message):
+    (tmp_path / "in.txt").write_bytes(data)
+    fmt = ["--input-format", "jsonl"] if data.startswith(b"{") else []
+    assert predict.main(["--model", str(trained / "best"), "--input", str(tmp_path / "in.txt")] + fmt) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_evaluate_scores_raw_text_next_to_words(trained, tmp_path, capsys):
+    argv = ["--model", str(trained / "best"), "--data", str(trained / "validation.jsonl"), "--output", str(tmp_path)]
+    assert evaluate.main(argv + ["--raw-text"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    raw = metrics["raw_text"]
+    assert raw["sentences"] == metrics["sentences"] and 0 < raw["split_as_labelled"] <= raw["sentences"]
+    assert set(raw["entity"]["per_type"]) <= {"per", "geo", "org", "tim"}
+    assert abs(raw["entity"]["f1"] - metrics["entity"]["f1"]) < 0.05
+    assert "raw text: entity F1" in capsys.readouterr().out
+    train_metrics = json.loads((trained / "metrics.json").read_text())
+    assert train_metrics["word_splitter"] == "treebank" and "f1" in train_metrics["raw_text"]["entity"]
 
 
 def test_model_folder_without_labels_is_a_clear_error(tmp_path, capsys):

@@ -162,6 +162,9 @@ def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tm
     # --seed fixes the new head's weights, dropout and the batch order: the same scores again.
     assert runs[1]["gmb/kerasner"]["entity"] == runs[0]["gmb/kerasner"]["entity"]
     assert runs[0]["gmb/kerasner"]["batching"] == {"pack": True, "pool_batches": 1}  # kerasner's defaults
+    # What a user receives is scored too: the validation sentences as text, through the predictor.
+    raw = runs[0]["gmb/kerasner"]["raw_text"]
+    assert raw["sentences"] == 80 and 0.0 <= raw["entity"]["f1"] <= 1.0 and runs[0]["gmb/hf"]["raw_text"] is None
     # The scored sentences are kept next to the models, for scripts/evaluate.py.
     assert len(kerasner.read_sentences(tmp_path / "both" / "gmb-validation.jsonl")) == 80
 
