@@ -54,3 +54,18 @@ def test_gmb_tokenized_padding_overhead():
     assert [len(words) for words in features.word_values(features.labels)] == [len(s) for s in sentences]
     assert features.padding_overhead(batch_size=32) < 1.25
     assert 128 * len(features) / features.lengths.sum() > 4.5
+
+
+def test_the_treebank_splitter_reproduces_the_corpus_words():
+    splitter = kerasner.WordSplitter()
+
+    def share_split_as_labelled(sentences):
+        same = 0
+        for sentence in sentences:
+            text, offsets = kerasner.detokenize(sentence.words)
+            same += [(start, end) for _, start, end in splitter(text)] == offsets
+        return same / len(sentences)
+
+    assert share_split_as_labelled(kerasner.read_sentences(data_dir() / "gmb" / "ner_dataset.csv")) > 0.997
+    # WNUT-17 keeps "I'm" and "don't" whole and splits "!!" in dev: fewer sentences, but its entities, agree.
+    assert share_split_as_labelled(kerasner.read_sentences(data_dir() / "wnut17" / "emerging.dev.conll")) > 0.78
