@@ -126,7 +126,8 @@ class WordSplitter:
         return list(self.iter_words(text))
 
     def iter_words(self, text):
-        """The words of `text` one at a time, as `(word, start, end)`; for texts of any length."""
+        """The words of `text` one at a time, as `(word, start, end)`; for texts of any length
+        (`"pretokenizer"` reads the whole text at once)."""
         if self._pre_tokenize is not None:
             yield from self._pretokenized(text)
             return
