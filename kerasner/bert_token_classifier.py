@@ -114,10 +114,6 @@ class BertTokenClassifier(keras.Model):
         labels = validate_labels(labels, ignore_index)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
-        if word_splitter not in SPLITTERS:
-            raise ValueError(
-                f"Unknown word splitter. Expected one of {set(SPLITTERS)}. Received: word_splitter={word_splitter!r}"
-            )
         if not isinstance(encoder, transformers.TFPreTrainedModel):
             raise ValueError(
                 "`encoder` must be a TensorFlow model of transformers such as TFBertModel. "
@@ -163,6 +159,17 @@ class BertTokenClassifier(keras.Model):
     def labels(self):
         """Tag names in label-id order."""
         return list(self._label_names)
+
+    @property
+    def word_splitter(self):
+        """The kind of `WordSplitter` that turns raw text into the words this model reads."""
+        return self._word_splitter
+
+    @word_splitter.setter
+    def word_splitter(self, kind):
+        if kind not in SPLITTERS:
+            raise ValueError(f"Unknown word splitter. Expected one of {set(SPLITTERS)}. Received: word_splitter={kind!r}")
+        self._word_splitter = kind
 
     @property
     def num_labels(self):

@@ -90,6 +90,8 @@ def test_the_word_splitter_is_saved_with_the_model(tmp_path):
     assert kerasner.EntityPredictor.from_pretrained(tmp_path / "saved").word_splitter.kind == "treebank"
     with pytest.raises(ValueError, match="Unknown word splitter"):
         kerasner.BertTokenClassifier(make_encoder(60), labels=["O"], word_splitter="nltk")
+    with pytest.raises(ValueError, match="Received: word_splitter='spacy'"):
+        model.word_splitter = "spacy"
 
 
 def test_a_long_text_read_in_blocks_keeps_an_entity_that_crosses_them(tmp_path):
