@@ -25,13 +25,24 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     a run compares against the best of the run it continues instead of starting afresh. With
     several workers only the chief writes.
 
+    With `patience`, it also stops training once that many epochs in a row bring no improvement
+    (like `keras.callbacks.EarlyStopping`). Its count comes from the recorded best epoch, so a
+    resumed run stops where the uninterrupted one would.
+
     Args:
         directory: path of the best model.
         monitor: str. Log key to watch. Defaults to `"val_entity_f1"`.
         mode: `"max"` or `"min"`. Defaults to `"max"`.
         tokenizer: saved with the model. Defaults to the model's `tokenizer`.
         resume: bool. Start from the best value recorded in `directory`. Defaults to True.
+        patience: int or None. Epochs without improvement before training stops; None never
+            stops it. Defaults to None.
+        start_from_epoch: int. Training is not stopped before this many epochs are done.
+            Defaults to `0`.
         verbose: int. 1 prints a line on every save. Defaults to `1`.
+
+    Attributes:
+        stopped_epoch: int or None. The (1-based) epoch after which it stopped training.
 
     Example:
     ```python
@@ -40,10 +51,18 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, directory, monitor="val_entity_f1", mode="max", tokenizer=None, resume=True, verbose=1):
+    def __init__(
+        self, directory, monitor="val_entity_f1", mode="max", tokenizer=None, resume=True, patience=None,
+        start_from_epoch=0, verbose=1,
+    ):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"Unknown mode. Expected one of {{'max', 'min'}}. Received: mode={mode!r}")
+        if patience is not None and patience < 1:
+            raise ValueError(f"`patience` must be a positive int or None. Received: patience={patience!r}")
+        self.patience = patience
+        self.start_from_epoch = start_from_epoch
+        self.stopped_epoch = None
         self.directory = Path(directory)
         self.monitor = monitor
         self.mode = mode
@@ -57,7 +76,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         old = self.directory.with_name(self.directory.name + ".old")
         if self._writes() and old.is_dir() and not self.directory.exists():
             old.rename(self.directory)
-        self.best, self.best_epoch = None, None
+        self.best, self.best_epoch, self.stopped_epoch = None, None, None
         state = self.directory / STATE_FILE
         if self.resume and state.is_file():
             recorded = json.loads(state.read_text())
@@ -80,14 +99,26 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             )
             return
         value = float(value)
-        if not self._improves(value):
-            return
-        if self._writes():
-            self.save(epoch + 1, value)
-        if self.verbose and self._writes():
-            previous = "none" if self.best is None else f"{self.best:.4f}"
-            print(f"Epoch {epoch + 1}: {self.monitor} improved from {previous} to {value:.4f}; saved {self.directory}")
-        self.best, self.best_epoch = value, epoch + 1
+        if self._improves(value):
+            if self._writes():
+                self.save(epoch + 1, value)
+            if self.verbose and self._writes():
+                previous = "none" if self.best is None else f"{self.best:.4f}"
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {previous} to {value:.4f}; saved {self.directory}")
+            self.best, self.best_epoch = value, epoch + 1
+        elif self._out_of_patience(epoch + 1):
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+            if self.verbose:
+                print(
+                    f"Epoch {epoch + 1}: no better {self.monitor} than {self.best:.4f} (epoch {self.best_epoch}) "
+                    f"for {epoch + 1 - self.best_epoch} epochs; training stops"
+                )
+
+    def _out_of_patience(self, epochs_done):
+        if self.patience is None or self.best_epoch is None or epochs_done < self.start_from_epoch:
+            return False
+        return epochs_done - self.best_epoch >= self.patience
 
     def _writes(self):
         """Only the chief writes when several workers train together; the others track the best."""

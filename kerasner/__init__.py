@@ -22,6 +22,7 @@ from kerasner.tiny_bert import build_tiny_model, train_wordpiece_tokenizer
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
 from kerasner.token_features import TokenFeatures
 from kerasner.train_validation_split import train_validation_split
+from kerasner.training_plan import TrainingPlan, default_learning_rate, plan_training
 from kerasner.write_sentences import write_sentences
 from kerasner.viterbi_decode import allowed_transitions, viterbi_decode
 from kerasner.warmup_linear_decay import WarmupLinearDecay, create_optimizer
@@ -44,6 +45,7 @@ __all__ = [
     "SentenceList",
     "TokenClassificationPreprocessor",
     "TokenFeatures",
+    "TrainingPlan",
     "WarmupLinearDecay",
     "WordSplitter",
     "build_tiny_model",
@@ -52,6 +54,7 @@ __all__ = [
     "cpu_has_bfloat16",
     "create_optimizer",
     "decode_words",
+    "default_learning_rate",
     "detokenize",
     "detect_format",
     "distribution_strategy",
@@ -59,6 +62,7 @@ __all__ = [
     "entity_scores",
     "is_chief",
     "labels_from_tags",
+    "plan_training",
     "predict_word_logits",
     "predict_words",
     "read_sentences",

@@ -8,6 +8,7 @@ import tf_keras as keras
 from kerasner.callbacks import BestModelCheckpoint, EntityF1Callback, ThroughputCallback
 from kerasner.distribution_strategy import is_chief
 from kerasner.token_features import POOL_BATCHES
+from kerasner.training_plan import default_learning_rate, plan_training
 from kerasner.warmup_linear_decay import create_optimizer
 
 
@@ -16,12 +17,13 @@ def train_token_classifier(
     train_features,
     validation_features,
     output_dir,
-    epochs=3,
+    epochs=None,
+    max_epochs=None,
     batch_size=32,
     max_tokens=None,
     pool_batches=None,
     pack=None,
-    learning_rate=5e-5,
+    learning_rate=None,
     warmup_ratio=0.1,
     weight_decay=0.01,
     lazy_embeddings=False,
@@ -38,6 +40,10 @@ def train_token_classifier(
 ):
     """Fine-tunes `model`, keeping the best model by validation entity F1 in `output_dir/best`.
 
+    Without `epochs`, the run plans its own length (`kerasner.training_plan.plan_training`): at
+    least 3 epochs and 1,000 optimizer steps, at most `max_epochs`, stopping once 2 epochs in a row
+    bring no better validation entity F1. The model ends with the weights of its best epoch.
+
     The run is resumable: it backs up model and optimizer state to `output_dir/backup` at every
     epoch end, and a run started again with the same `output_dir` after a crash or a kill goes on
     from the last completed epoch. `output_dir/history.csv` holds one row per epoch.
@@ -51,7 +57,9 @@ def train_token_classifier(
         model: a `BertTokenClassifier`.
         train_features, validation_features: `TokenFeatures` with labels.
         output_dir: path of the run's folder.
-        epochs: int. Defaults to `3`.
+        epochs: int or None. Train exactly this many epochs; None plans the length. Defaults to
+            None.
+        max_epochs: int or None. The most epochs of a planned run. Defaults to `20`.
         batch_size: int. Defaults to `32`.
         max_tokens: int or None. Cut batches by this budget of padded positions (counted a
             window a row, before any packing) instead of `batch_size` windows. Defaults to None.
@@ -61,7 +69,9 @@ def train_token_classifier(
         pack: bool or None. Pack each batch's windows several to a row, each attending only to
             itself (`TokenFeatures.pack`), so that random batches need little padding. None packs
             when the model can (`model.can_pack`: BERT encoders). Defaults to None.
-        learning_rate: float. Peak rate of the warm-up/linear-decay schedule. Defaults to `5e-5`.
+        learning_rate: float or None. Peak rate of the warm-up/linear-decay schedule. None takes
+            `kerasner.training_plan.default_learning_rate` of the encoder's width: 5e-5 at 768,
+            1e-4 at 384. Defaults to None.
         warmup_ratio: float. Defaults to `0.1`.
         weight_decay: float. Defaults to `0.01`.
         lazy_embeddings: bool. Update only the embedding rows each batch uses (`LazyAdamW`).
@@ -78,8 +88,8 @@ def train_token_classifier(
         strategy: a `tf.distribute.Strategy` or None. Must be the strategy whose scope the model
             was built in; None uses the model's. Defaults to None.
         seed: int. Seeds batch order and dropout. Defaults to `42`.
-        patience: int or None. Epochs without improvement of entity F1 before stopping; None
-            trains every epoch. Defaults to None.
+        patience: int or None. Epochs without improvement of entity F1 before stopping. None
+            means 2 for a planned run and no early stop with `epochs`. Defaults to None.
         jit_compile: bool. Compile the train step with XLA. Defaults to False (slower on CPU).
         mode: seqeval mode of the entity scores, `"default"` or `"strict"`. Defaults to `"default"`.
         decode: how word scores become tags, `"viterbi"` (valid IOB2 sequences) or `"argmax"`.
@@ -88,7 +98,10 @@ def train_token_classifier(
         verbose: int. Keras verbosity. Defaults to `1`.
 
     Returns:
-        The `History` of `fit`, with the `EntityF1Callback` as `history.entity_f1`.
+        The `History` of `fit`, with the `EntityF1Callback` as `history.entity_f1`, the
+        `TrainingPlan` as `history.plan`, the peak learning rate as `history.learning_rate`, and
+        the best and the stopping epoch (1-based, None if it ran every planned epoch) as
+        `history.best_epoch` and `history.stopped_epoch`.
     """
     if strategy is None:
         strategy = model.distribute_strategy
@@ -116,11 +129,14 @@ def train_token_classifier(
                 step_batch_size, shuffle=True, seed=seed, pool_batches=pool_batches, max_tokens=step_max_tokens
             )
         )
+    plan = plan_training(steps_per_epoch, epochs=epochs, max_epochs=max_epochs, patience=patience)
+    if learning_rate is None:
+        learning_rate = default_learning_rate(model.encoder.config.hidden_size)
     with strategy.scope():
         model.compile(
             create_optimizer(
                 learning_rate,
-                total_steps=max(epochs * steps_per_epoch, 1),
+                total_steps=plan.steps,
                 warmup_ratio=warmup_ratio,
                 weight_decay=weight_decay,
                 lazy=lazy_embeddings,
@@ -138,31 +154,38 @@ def train_token_classifier(
     if not resuming and history_file.exists():
         history_file.unlink()  # a new run; the rows of an earlier, finished run are not its history
     entity_f1 = EntityF1Callback(validation_features, mode=mode, decode=decode, verbose=verbose if chief else 0)
+    best = BestModelCheckpoint(
+        output_dir / "best", resume=resuming, patience=plan.patience, start_from_epoch=plan.start_from_epoch,
+        verbose=verbose,
+    )
     run_callbacks = [
         ThroughputCallback(train_features.lengths.sum()),
         entity_f1,
-        BestModelCheckpoint(output_dir / "best", resume=resuming, verbose=verbose),
+        best,
         keras.callbacks.BackupAndRestore(str(backup)),  # handles several workers itself
     ]
     if chief:
         run_callbacks.insert(3, keras.callbacks.CSVLogger(str(history_file), append=True))
-    if patience is not None:
-        run_callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_entity_f1", mode="max", patience=patience, restore_best_weights=True
-            )
-        )
+    if verbose and chief:
+        print(f"training: {plan.reason} Peak learning rate {learning_rate:g}.")
     history = model.fit(
         train_features.to_dataset(
             step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens, pool_batches=pool_batches, pack=pack
         ),
-        epochs=epochs,
+        epochs=plan.epochs,
         callbacks=run_callbacks + list(callbacks),
         verbose=verbose if chief else 0,
     )
     if backup.is_dir() and not any(backup.iterdir()):
         backup.rmdir()
+    last_epoch = history.epoch[-1] + 1 if history.epoch else None
+    if best.best_epoch is not None and best.best_epoch != last_epoch and (output_dir / "best").is_dir():
+        model.set_weights(type(model).from_pretrained(output_dir / "best").get_weights())
     history.entity_f1 = entity_f1
+    history.plan = plan
+    history.learning_rate = learning_rate
+    history.best_epoch = best.best_epoch
+    history.stopped_epoch = best.stopped_epoch
     return history
 
 

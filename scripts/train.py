@@ -22,11 +22,15 @@ from pathlib import Path
 
 import environment_defaults  # noqa: F401  (sets TensorFlow's environment before it is imported)
 
-# Values used when neither the command line nor --config gives one: (pretrained, tiny).
+# Values used when neither the command line nor --config gives one: (pretrained, tiny). None leaves
+# the value to the run: epochs and patience to kerasner.training_plan.plan_training, a pretrained
+# encoder's learning rate to default_learning_rate of its width.
 DEFAULTS = {
-    "epochs": (3, 12),
+    "epochs": (None, None),
+    "max_epochs": (None, None),
+    "patience": (None, None),
     "batch_size": (32, 16),
-    "learning_rate": (5e-5, 1e-3),
+    "learning_rate": (None, 1e-3),
     "warmup_ratio": (0.1, 0.1),
     "weight_decay": (0.01, 0.01),
     "dropout": (0.1, 0.1),
@@ -53,16 +57,17 @@ def build_parser():
     model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word.")
     add_word_splitter_argument(model, default="treebank")
     training = parser.add_argument_group("training (defaults: pretrained / tiny)")
-    training.add_argument("--epochs", type=int, help="Epochs. Defaults to 3 / 12.")
+    training.add_argument("--epochs", type=int, help="Train exactly this many epochs (no early stop unless --patience). Defaults to a length the run plans: at least 3 epochs and 1,000 optimizer steps, at most --max-epochs, stopping once 2 epochs in a row bring no better validation entity F1.")
+    training.add_argument("--max-epochs", type=int, help="The most epochs of a planned run (without --epochs). Defaults to 20.")
     training.add_argument("--batch-size", type=int, help="Sentences (windows) per batch. Defaults to 32 / 16.")
     training.add_argument("--max-tokens", type=int, help="Cut batches by this budget of padded sub-token positions instead of --batch-size sentences. Defaults to off.")
     training.add_argument("--pack", action=argparse.BooleanOptionalAction, help="Pack each batch's sentences several to a row, each attending only to itself, so random batches need little padding. Defaults to on for BERT encoders; --no-pack pads one sentence a row.")
     training.add_argument("--pool-batches", type=int, help="Batches of similar length are cut from pools of this many batches of shuffled sentences; 1 draws batches at random. Defaults to 1 when packing, else 16.")
-    training.add_argument("--learning-rate", type=float, help="Peak learning rate (linear warm-up, then linear decay). Defaults to 5e-5 / 1e-3.")
+    training.add_argument("--learning-rate", type=float, help="Peak learning rate (linear warm-up, then linear decay). Defaults to 5e-5 x 768 / the encoder's width, within 1e-5 and 3e-4: 5e-5 for BERT-base, 1e-4 for a 384-wide MiniLM; 1e-3 for tiny.")
     training.add_argument("--warmup-ratio", type=float, help="Share of the steps spent warming up. Defaults to 0.1.")
     training.add_argument("--weight-decay", type=float, help="AdamW weight decay. Defaults to 0.01.")
     training.add_argument("--dropout", type=float, help="Dropout before the head. Defaults to 0.1.")
-    training.add_argument("--patience", type=int, help="Stop after this many epochs without a better entity F1. Defaults to no early stop.")
+    training.add_argument("--patience", type=int, help="Stop once this many epochs in a row bring no better validation entity F1. Defaults to 2 for a planned run, no early stop with --epochs.")
     training.add_argument("--config", help="JSON file of training values (e.g. the tuner's best_hyperparameters.json); flags given on the command line win.")
     training.add_argument("--seed", type=int, default=42, help="Seed of the split, the batch order and the weights. Defaults to 42.")
     training.add_argument("--lazy-embeddings", action="store_true", help="Update only the embedding rows each batch uses (LazyAdamW); faster steps on CPU.")
@@ -136,6 +141,8 @@ def run(args):
     with strategy.scope():
         model = load_model(args.model, train, labels, dropout=values["dropout"], seed=args.seed)
     model.word_splitter = args.word_splitter
+    if values["learning_rate"] is None:
+        values["learning_rate"] = kerasner.default_learning_rate(model.encoder.config.hidden_size)
     preprocessor = kerasner.TokenClassificationPreprocessor(
         model.tokenizer,
         model.labels,
@@ -161,6 +168,7 @@ def run(args):
         validation_features,
         output,
         epochs=values["epochs"],
+        max_epochs=values["max_epochs"],
         batch_size=values["batch_size"],
         max_tokens=args.max_tokens,
         pool_batches=pool_batches,
@@ -172,7 +180,7 @@ def run(args):
         gradient_accumulation_steps=args.gradient_accumulation,
         strategy=strategy,
         seed=args.seed,
-        patience=args.patience,
+        patience=values["patience"],
         jit_compile=args.jit,
         mode="strict" if args.strict else "default",
         decode=args.decode,
@@ -188,6 +196,12 @@ def run(args):
     (output / "report.txt").write_text(result["report"])
     speeds = history.history.get("train_tokens_per_second", [])
     best_epoch = json.loads((output / "best" / "checkpoint.json").read_text())["epoch"]
+    epochs_done = history.epoch[-1] + 1 if history.epoch else 0
+    plan = history.plan
+    if history.stopped_epoch is not None:
+        stop = f"stopped after epoch {history.stopped_epoch} of {plan.epochs}: no better validation entity F1 since epoch {best_epoch}"
+    else:
+        stop = f"trained all {plan.epochs} planned epochs"
     metrics = {
         "entity": result["entity"],
         "entity_strict": result["entity_strict"],
@@ -196,7 +210,8 @@ def run(args):
         "decode": args.decode,
         "word_splitter": best.word_splitter,
         "best_epoch": best_epoch,
-        "epochs": len(history.epoch),
+        "epochs": epochs_done,
+        "training_plan": {**plan.to_dict(), "stopped_epoch": history.stopped_epoch, "stop": stop},
         "train_sentences": len(train),
         "validation_sentences": len(validation),
         "validation_words": result["words"],
@@ -215,7 +230,8 @@ def run(args):
     plot_history(output / "history.csv", output / "training.png")
     plot_per_type_f1(result["entity"], output / "per_type_f1.png")
     print(result["report"])
-    print(f"validation {summary_line(result)}; best epoch {best_epoch} of {len(history.epoch)}")
+    print(f"training: {stop}; best epoch {best_epoch}")
+    print(f"validation {summary_line(result)}; best epoch {best_epoch} of {epochs_done}")
     print(f"validation {raw_text_line(raw_text)}")
     print(f"wrote {output}/: best/ metrics.json history.csv report.txt training.png per_type_f1.png validation.jsonl")
     return 0

@@ -26,8 +26,8 @@ def build_parser():
     parser.add_argument("--model", default="tiny", help="'tiny', a hub name such as bert-base-cased, or an encoder directory. Defaults to tiny.")
     parser.add_argument("--tuner", default="random", choices=["random", "bayesian", "hyperband"], help="Search algorithm. Defaults to random.")
     parser.add_argument("--max-trials", type=int, default=10, help="Trials at most. Defaults to 10.")
-    parser.add_argument("--epochs", type=int, default=3, help="Largest number of epochs a trial may train (searched from 1). Defaults to 3.")
-    parser.add_argument("--learning-rate", type=float, nargs=2, metavar=("LOW", "HIGH"), help="Learning-rate range (log scale). Defaults to 1e-5 1e-4 (tiny: 1e-4 3e-3).")
+    parser.add_argument("--epochs", type=int, help="Search epochs from 1 to this. Defaults to no epoch search: each trial plans its length as train.py does (hyperband: a budget of 3).")
+    parser.add_argument("--learning-rate", type=float, nargs=2, metavar=("LOW", "HIGH"), help="Learning-rate range (log scale). Defaults to 3x either side of train.py's default for the encoder's width (tiny: 1e-4 3e-3).")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="Batch sizes to try. Defaults to 16 32 64.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens. Defaults to the model's maximum.")
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "tpu"], help="tf.distribute strategy of every trial: default (one device), mirrored (every local GPU) or tpu. Defaults to default.")
@@ -62,7 +62,7 @@ def run(args):
     preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=max_model_length(model, args.max_length))
     train_features, validation_features = preprocessor(train), preprocessor(validation)
     del model
-    ranges = {"epochs": (1, args.epochs)}
+    ranges = {} if args.epochs is None else {"epochs": (1, args.epochs)}
     if args.learning_rate:
         ranges["learning_rate"] = tuple(args.learning_rate)
     elif args.model == "tiny":
@@ -71,7 +71,7 @@ def run(args):
         ranges["batch_size"] = args.batch_sizes
     hypermodel = kerasner.NerHyperModel(model_source, labels, **ranges)
     tuner = kerasner.NerTuner(
-        hypermodel, args.tuner, max_trials=args.max_trials, max_epochs=args.epochs, seed=args.seed,
+        hypermodel, args.tuner, max_trials=args.max_trials, max_epochs=args.epochs or 3, seed=args.seed,
         directory=output, project_name="search", overwrite=args.overwrite,
         distribution_strategy=kerasner.distribution_strategy(args.strategy),
     )

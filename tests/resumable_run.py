@@ -1,6 +1,8 @@
-"""A small training run for the kill-and-resume test: `python resumable_run.py OUTPUT [KILL_EPOCH]`.
+"""A small training run for the kill-and-resume tests: `python resumable_run.py OUTPUT [KILL_EPOCH] [--planned]`.
 
 With KILL_EPOCH, the process kills itself (no clean-up) at the second batch of that epoch (1-based).
+By default it trains exactly 3 epochs; with --planned it plans its length (at most 6 epochs) at a
+learning rate too small to change the entity F1, so the stopping rule stops it after epoch 3.
 """
 
 import os
@@ -27,7 +29,7 @@ class KillAt(keras.callbacks.Callback):
             os._exit(17)
 
 
-def main(output, kill_epoch=None):
+def main(output, kill_epoch=None, planned=False):
     sentences = kerasner.read_sentences(kerasner.sample_data_path())
     train, validation = list(sentences[:96]), list(sentences[96:128])
     labels = kerasner.labels_from_tags(s.tags for s in sentences)
@@ -38,14 +40,17 @@ def main(output, kill_epoch=None):
         preprocessor(train),
         preprocessor(validation),
         output,
-        epochs=3,
+        epochs=None if planned else 3,
+        max_epochs=6 if planned else None,
         batch_size=16,
-        learning_rate=1e-3,
+        learning_rate=1e-9 if planned else 1e-3,
         callbacks=[KillAt(kill_epoch)] if kill_epoch else [],
         verbose=0,
     )
     print("EPOCHS", history.epoch)
+    print("PLAN", history.plan.epochs, history.plan.patience, "STOPPED", history.stopped_epoch, "BEST", history.best_epoch)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    arguments = [a for a in sys.argv[1:] if a != "--planned"]
+    main(arguments[0], int(arguments[1]) if len(arguments) > 1 else None, planned="--planned" in sys.argv)

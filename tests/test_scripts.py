@@ -44,11 +44,24 @@ def test_train_writes_model_metrics_and_report(tmp_path, capsys):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 2  # the command line wins over --config
+    plan = metrics["training_plan"]
+    assert (plan["epochs"], plan["patience"], plan["stop"]) == (2, None, "trained all 2 planned epochs")
     assert metrics["training_values"]["learning_rate"] == 2e-3  # --config wins over the default
     assert {"precision", "recall", "f1", "per_type"} <= set(metrics["entity"])
     assert metrics["train_sentences"] == 320 and metrics["validation_sentences"] == 80
     assert metrics["train_tokens_per_second"] > 0
     assert "validation entity F1" in capsys.readouterr().out
+
+
+def test_train_plans_its_length_and_says_why(tmp_path, capsys):
+    assert train.main(["--output", str(tmp_path / "run"), "--max-epochs", "3", "--verbose", "0"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    plan = metrics["training_plan"]
+    assert (plan["epochs"], plan["steps"], plan["patience"], plan["start_from_epoch"]) == (3, 60, 2, 3)
+    assert plan["reason"].startswith("planned 3 epochs of 20 steps (60 steps): capped by max_epochs 3")
+    assert plan["stop"] in ("trained all 3 planned epochs", f"stopped after epoch 3 of 3: no better validation entity F1 since epoch {metrics['best_epoch']}")
+    assert f"training: {plan['stop']}; best epoch {metrics['best_epoch']}" in capsys.readouterr().out
+    assert metrics["training_values"]["learning_rate"] == 1e-3  # tiny is trained from scratch
 
 
 def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys):

@@ -18,12 +18,15 @@ def setup(tmp_path_factory):
     return tiny_setup(tmp_path_factory.mktemp("search"))
 
 
-def test_hyperparameter_defaults_exist():
+def test_hyperparameter_defaults_follow_the_training_defaults(setup):
+    encoder_dir = setup[0]  # 32 wide: default_learning_rate 3e-4, searched from 1e-4 to 9e-4
     hp = keras_tuner.HyperParameters()
-    kerasner.NerHyperModel("unused", ["O", "B-x", "I-x"]).declare_hyperparameters(hp)
+    kerasner.NerHyperModel(encoder_dir, ["O", "B-x", "I-x"]).declare_hyperparameters(hp)
     assert hp.values == {
-        "learning_rate": 5e-5, "warmup_ratio": 0.1, "weight_decay": 0.01, "dropout": 0.1, "batch_size": 32, "epochs": 3,
-    }
+        "learning_rate": pytest.approx(3e-4), "warmup_ratio": 0.1, "weight_decay": 0.01, "dropout": 0.1, "batch_size": 32,
+    }  # no epochs: each trial plans its length
+    rate = hp.space[0]
+    assert (rate.min_value, rate.max_value) == (pytest.approx(1e-4), pytest.approx(9e-4))
 
 
 def test_ranges_and_fixed_values_override():
