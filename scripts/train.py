@@ -4,7 +4,8 @@ With no arguments it trains the offline `tiny` model on kerasner's embedded samp
 
 Examples:
     python scripts/train.py
-    python scripts/train.py --data ner_dataset.csv --model bert-base-cased --epochs 3 --output runs/gmb
+    python scripts/train.py --data ner_dataset.csv --model bert-base-cased --output runs/gmb
+    python scripts/train.py --data ner_dataset.csv --model bert-base-cased --epochs 2 --output runs/gmb-2
     python scripts/train.py --train train.conll --validation dev.conll --model path/to/encoder
     python scripts/train.py --data ner_dataset.csv --model bert-base-cased --config runs/search/best_hyperparameters.json
 
