@@ -27,7 +27,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
     With `patience`, it also stops training once that many epochs in a row bring no improvement
     (like `keras.callbacks.EarlyStopping`). Its count comes from the recorded best epoch, so a
-    resumed run stops where the uninterrupted one would.
+    resumed run stops where the uninterrupted one would. In `"max"` mode it never stops while
+    the best value is 0: a model that has found no entity yet has not levelled off.
 
     Args:
         directory: path of the best model.
@@ -118,6 +119,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     def _out_of_patience(self, epochs_done):
         if self.patience is None or self.best_epoch is None or epochs_done < self.start_from_epoch:
             return False
+        if self.mode == "max" and self.best <= 0:
+            return False  # nothing found yet (an F1 of 0): the model has not started, not levelled off
         return epochs_done - self.best_epoch >= self.patience
 
     def _writes(self):

@@ -95,6 +95,15 @@ def test_a_planned_run_stops_after_patience_with_its_best_weights(sample_feature
     np.testing.assert_allclose(model.predict_on_batch(x), best.predict_on_batch(x), atol=1e-5)
 
 
+def test_no_stop_while_nothing_is_found(sample_features, tmp_path):
+    model, train, validation = sample_features
+    history = kerasner.train_token_classifier(
+        model, train, validation, tmp_path, max_epochs=8, batch_size=16, learning_rate=3e-3, verbose=0,
+        callbacks=[ScriptedF1([0.0, 0.0, 0.0, 0.0, 0.3, 0.3, 0.3, 0.3])],
+    )
+    assert history.best_epoch == 5 and history.stopped_epoch == 7  # an F1 of 0 is no plateau
+
+
 def test_in_process_run_writes_history_and_best(sample_features, tmp_path):
     model, train, validation = sample_features
     history = kerasner.train_token_classifier(
