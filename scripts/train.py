@@ -115,6 +115,9 @@ def main(argv=None):
 def run(args):
     values = resolve_training_values(args)
     import kerasner
+
+    # Refuse a bad training length before the data is read and tokenized.
+    kerasner.plan_training(1, epochs=values["epochs"], max_epochs=values["max_epochs"], patience=values["patience"])
     from kerasner.run_report import (
         evaluate_features, evaluate_raw_text, plot_history, plot_per_type_f1, raw_text_line, summary_line, write_json,
     )

@@ -84,6 +84,8 @@ def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys
         (["--config", "missing.json"], "missing.json: no such config file"),
         (["--train", "a.conll"], "Pass both `train` and `validation`"),
         (["--pool-batches", "0"], "Received: pool_batches=0"),
+        (["--max-epochs", "0"], "Received: max_epochs=0"),
+        (["--epochs", "2", "--max-epochs", "5"], "Pass `epochs` or `max_epochs`, not both"),
     ],
 )
 def test_train_bad_input_is_one_line(argv, message, tmp_path, capsys):
