@@ -6,9 +6,11 @@ import math
 import shutil
 from pathlib import Path
 
+import tensorflow as tf
 import tf_keras as keras
 
 from kerasner.distribution_strategy import is_chief
+from kerasner.run_folder import check_free_space, weights_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -19,11 +21,13 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     """Saves the model with `save_pretrained` whenever `monitor` improves.
 
     The new model is written completely beside the target, then swapped in by renames, so a crash
-    never leaves a half-written model at `directory`: it holds the previous best or the new one
-    (after a crash between the two renames, the previous best is at `<directory>.old` and is put
-    back by the next run). `directory/checkpoint.json` records the epoch and value; with `resume`,
-    a run compares against the best of the run it continues instead of starting afresh. With
-    several workers only the chief writes.
+    never leaves a half-written model at `directory`: it holds the previous best or the new one.
+    After a crash between the two renames the previous best is at `<directory>.old`;
+    `BertTokenClassifier.from_pretrained(directory)` loads it from there, and the next run puts it
+    back. Before writing, it checks that the disk has room for the model, and a failed write
+    leaves the previous best in place and raises `OSError`. `directory/checkpoint.json` records
+    the epoch and value; with `resume`, a run compares against the best of the run it continues
+    instead of starting afresh. With several workers only the chief writes.
 
     With `patience`, it also stops training once that many epochs in a row bring no improvement
     (like `keras.callbacks.EarlyStopping`). Its count comes from the recorded best epoch, so a
@@ -36,6 +40,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         mode: `"max"` or `"min"`. Defaults to `"max"`.
         tokenizer: saved with the model. Defaults to the model's `tokenizer`.
         resume: bool. Start from the best value recorded in `directory`. Defaults to True.
+        initial_best: `(value, epoch)` or None. The best so far (1-based epoch) of the run being
+            continued, taken instead of `directory`'s record. Defaults to None.
         patience: int or None. Epochs without improvement before training stops; None never
             stops it. Defaults to None.
         start_from_epoch: int. Training is not stopped before this many epochs are done.
@@ -54,7 +60,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
     def __init__(
         self, directory, monitor="val_entity_f1", mode="max", tokenizer=None, resume=True, patience=None,
-        start_from_epoch=0, verbose=1,
+        start_from_epoch=0, verbose=1, initial_best=None,
     ):
         super().__init__()
         if mode not in ("max", "min"):
@@ -69,6 +75,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.mode = mode
         self.tokenizer = tokenizer
         self.resume = resume
+        self.initial_best = initial_best
         self.verbose = verbose
         self.best = None
         self.best_epoch = None
@@ -79,7 +86,9 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             old.rename(self.directory)
         self.best, self.best_epoch, self.stopped_epoch = None, None, None
         state = self.directory / STATE_FILE
-        if self.resume and state.is_file():
+        if self.initial_best is not None:
+            self.best, self.best_epoch = self.initial_best
+        elif self.resume and state.is_file():
             recorded = json.loads(state.read_text())
             if recorded.get("monitor") == self.monitor:
                 self.best, self.best_epoch = recorded["value"], recorded["epoch"]
@@ -134,9 +143,16 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         for leftover in (temporary, old):
             if leftover.exists():
                 shutil.rmtree(leftover)
-        self.model.save_pretrained(temporary, tokenizer=self.tokenizer)
-        state = {"epoch": epoch, "monitor": self.monitor, "value": value}
-        (temporary / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        check_free_space(self.directory.parent, weights_bytes(self.model), f"the best model ({self.directory.name}/)")
+        try:
+            self.model.save_pretrained(temporary, tokenizer=self.tokenizer)
+            state = {"epoch": epoch, "monitor": self.monitor, "value": value}
+            (temporary / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+        except (OSError, tf.errors.OpError) as error:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise OSError(f"{self.directory}: could not write the best model of epoch {epoch} ({error}); "
+                          "the previous best model is kept") from None
         if self.directory.exists():
             self.directory.rename(old)
         temporary.rename(self.directory)

@@ -22,12 +22,14 @@ from kerasner.tiny_bert import build_tiny_model, train_wordpiece_tokenizer
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
 from kerasner.token_features import TokenFeatures
 from kerasner.train_validation_split import train_validation_split
+from kerasner.training_config import TrainingConfig
 from kerasner.training_plan import TrainingPlan, default_learning_rate, plan_training
 from kerasner.write_sentences import write_sentences
 from kerasner.viterbi_decode import allowed_transitions, viterbi_decode
 from kerasner.warmup_linear_decay import WarmupLinearDecay, create_optimizer
 from kerasner.word_splitter import WordSplitter, detokenize
 from kerasner import callbacks  # noqa: E402  (kerasner.callbacks needs the modules above)
+from kerasner import run_folder
 from kerasner.train_token_classifier import resolve_batching, train_token_classifier
 from kerasner.ner_hyper_model import NerHyperModel
 from kerasner.ner_tuner import NerTuner
@@ -45,6 +47,7 @@ __all__ = [
     "SentenceList",
     "TokenClassificationPreprocessor",
     "TokenFeatures",
+    "TrainingConfig",
     "TrainingPlan",
     "WarmupLinearDecay",
     "WordSplitter",

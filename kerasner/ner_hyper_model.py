@@ -4,18 +4,20 @@ import keras_tuner
 
 from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.train_token_classifier import train_token_classifier
+from kerasner.training_config import DEFAULTS
 from kerasner.training_plan import default_learning_rate
 
 # name -> (kind, default range, preferred default). The learning rate's range is set from the
 # encoder's width when the search starts; epochs are not searched unless a range is given (each
 # trial plans its own length, as `train_token_classifier` does).
+# The preferred values are `TrainingConfig`'s defaults.
 SEARCH_SPACE = {
-    "learning_rate": ("log", None, None),
-    "warmup_ratio": ("float", (0.0, 0.2), 0.1),
-    "weight_decay": ("float", (0.0, 0.1), 0.01),
-    "dropout": ("float", (0.0, 0.3), 0.1),
-    "batch_size": ("choice", (16, 32, 64), 32),
-    "epochs": ("int", None, None),
+    "learning_rate": ("log", None, DEFAULTS.learning_rate),
+    "warmup_ratio": ("float", (0.0, 0.2), DEFAULTS.warmup_ratio),
+    "weight_decay": ("float", (0.0, 0.1), DEFAULTS.weight_decay),
+    "dropout": ("float", (0.0, 0.3), DEFAULTS.dropout),
+    "batch_size": ("choice", (16, 32, 64), DEFAULTS.batch_size),
+    "epochs": ("int", None, DEFAULTS.epochs),
 }
 # The default learning-rate range spans this factor either side of `default_learning_rate`.
 LEARNING_RATE_SPAN = 3.0

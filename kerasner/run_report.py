@@ -2,7 +2,6 @@
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 from seqeval.metrics import classification_report
@@ -10,6 +9,7 @@ from seqeval.metrics import classification_report
 from kerasner.entity_predictor import decode_entities
 from kerasner.entity_scores import entity_scores, span_scores
 from kerasner.predict_words import predict_tags
+from kerasner.run_folder import write_atomically
 from kerasner.tag_scheme import split_tag
 from kerasner.word_splitter import detokenize
 
@@ -33,10 +33,17 @@ def evaluate_features(model, features, batch_size=64, decode="viterbi"):
         "token_accuracy": correct / max(len(flat_gold), 1),
         "words": len(flat_gold),
         "sentences": len(gold),
-        "report": classification_report(gold, predicted, digits=4, zero_division=0),
+        "report": _report(gold, predicted),
         "gold": gold,
         "predicted": predicted,
     }
+
+
+def _report(gold, predicted):
+    """seqeval's text report; it cannot be made when neither side holds an entity."""
+    if not any(tag != "O" for tags in gold + predicted for tag in tags):
+        return "no entities in the gold or the predicted tags\n"
+    return classification_report(gold, predicted, digits=4, zero_division=0)
 
 
 def evaluate_raw_text(predictor, sentences):
@@ -90,7 +97,8 @@ def raw_text_line(raw):
 
 
 def write_json(path, values):
-    Path(path).write_text(json.dumps(values, indent=2, sort_keys=False) + "\n")
+    """Writes `values` as JSON; a kill part-way leaves the old file or none, never a part."""
+    write_atomically(path, json.dumps(values, indent=2, sort_keys=False) + "\n")
 
 
 def _pyplot():

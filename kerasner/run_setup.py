@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from kerasner.bert_token_classifier import MODEL_FILE, BertTokenClassifier
+from kerasner.data_format_error import cut
 from kerasner.read_sentences import read_sentences
 from kerasner.sample_data import sample_data_path
 from kerasner.tag_scheme import labels_from_tags
@@ -14,11 +15,19 @@ from kerasner.train_validation_split import train_validation_split
 logger = logging.getLogger(__name__)
 
 
-def load_splits(data=None, train=None, validation=None, format=None, scheme="auto", validation_size=0.2, seed=42):
+def load_splits(
+    data=None, train=None, validation=None, format=None, scheme="auto", validation_size=0.2, seed=42, encoding=None,
+    allow_new_labels=False, **options,
+):
     """Reads training and validation sentences and the label list.
 
     Either `data` (split by sentence with `validation_size` and `seed`), or `train` and
-    `validation` files. With none of them, the embedded sample corpus is split.
+    `validation` files. With none of them, the embedded sample corpus is split. `encoding` and
+    `options` go to `read_sentences`.
+
+    Tags found only in the `validation` file cannot be learnt, and often mean the files come
+    from different corpora: they raise `ValueError` listing them, unless `allow_new_labels`
+    (then they are added to the labels, and counted in `stats["validation_only_labels"]`).
 
     Returns:
         `(train_sentences, validation_sentences, labels, stats)`; `stats` has the files, counts and
@@ -29,19 +38,30 @@ def load_splits(data=None, train=None, validation=None, format=None, scheme="aut
         raise ValueError("Pass both `train` and `validation` files, or `data` alone")
     if data is not None and train is not None:
         raise ValueError("Pass either `data` or `train` and `validation`, not both")
+    read = dict(format=format, scheme=scheme, encoding=encoding, **options)
     if train is not None:
-        train_sentences = read_sentences(train, format=format, scheme=scheme)
-        validation_sentences = read_sentences(validation, format=format, scheme=scheme)
+        train_sentences = read_sentences(train, **read)
+        validation_sentences = read_sentences(validation, **read)
         sources = {"train": train_sentences.stats, "validation": validation_sentences.stats}
     else:
-        sentences = read_sentences(data or sample_data_path(), format=format, scheme=scheme)
+        sentences = read_sentences(data or sample_data_path(), **read)
         train_sentences, validation_sentences = train_validation_split(sentences, validation_size, seed)
         sources = {"data": sentences.stats}
+    train_labels = set(labels_from_tags(s.tags for s in train_sentences))
     labels = labels_from_tags(s.tags for s in list(train_sentences) + list(validation_sentences))
+    new = [label for label in labels if label not in train_labels]
+    if new and train is not None and not allow_new_labels:
+        raise ValueError(
+            f"{validation}: {len(new)} tags are not in the training file {train} and cannot be learnt: "
+            f"{cut(', '.join(new))}; check that both files are of one corpus, or allow them (--allow-new-labels)"
+        )
+    if new:
+        logger.warning("%d tags occur only in the validation sentences: %s", len(new), cut(", ".join(new)))
     stats = {
         "sources": sources,
         "train_sentences": len(train_sentences),
         "validation_sentences": len(validation_sentences),
+        "validation_only_labels": new,
         "read_seconds": round(time.perf_counter() - start, 3),
     }
     return list(train_sentences), list(validation_sentences), labels, stats

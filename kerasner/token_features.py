@@ -183,13 +183,14 @@ class TokenFeatures:
 
     def to_dataset(
         self, batch_size=32, shuffle=True, seed=0, pad_to_multiple_of=PAD_TO_MULTIPLE_OF, max_tokens=None,
-        pool_batches=POOL_BATCHES, pack=False,
+        pool_batches=POOL_BATCHES, pack=False, initial_epoch=0,
     ):
         """A `tf.data.Dataset` of `({"input_ids", "attention_mask"}, labels)` int32 batches.
 
         Batches group windows of similar length and are padded to their longest window, rounded up
         to a multiple of `pad_to_multiple_of` (default 1: not rounded); with `shuffle`, every pass over the dataset (every epoch) draws new
-        batches from `seed` and the epoch number. With `max_tokens`, batches are cut by a budget of
+        batches from `seed` and the epoch number, counted from `initial_epoch` (the epoch
+        a resumed `fit` starts at). With `max_tokens`, batches are cut by a budget of
         padded positions instead of a count of windows (see `batch_plan`); their number can then
         vary a little from epoch to epoch, and the dataset's cardinality is unknown. With `pack`,
         each batch's windows are packed several to a row (see `pack`; `x` also holds
@@ -204,7 +205,7 @@ class TokenFeatures:
         """
         _check_batching(batch_size, pool_batches)  # here, not first inside the tf.data pipeline
         restore_malloc_thresholds()  # from_generator would make every large tensor a fresh mmap
-        epochs = itertools.count()
+        epochs = itertools.count(initial_epoch)
 
         def generate():
             epoch = next(epochs)

@@ -1,15 +1,27 @@
 """One training run with kerasner's callbacks: entity F1, best checkpoint, resume, CSV log."""
 
+import contextlib
+import hashlib
 import math
+import shutil
 from pathlib import Path
 
+import numpy as np
 import tf_keras as keras
 
 from kerasner.callbacks import BestModelCheckpoint, EntityF1Callback, ThroughputCallback
+from kerasner.callbacks.run_history import EpochSeeds, RunHistory
 from kerasner.distribution_strategy import is_chief
+from kerasner.run_folder import (
+    BACKUP_DIR, HISTORY_FILE, STATE_FILE, RunLock, RunState, backed_up_epochs, clear_run, differences,
+)
 from kerasner.token_features import POOL_BATCHES
+from kerasner.training_config import DEFAULTS
 from kerasner.training_plan import default_learning_rate, plan_training
 from kerasner.warmup_linear_decay import create_optimizer
+
+# What a run leaves in its folder; `overwrite` removes them.
+RUN_FILES = (STATE_FILE, HISTORY_FILE, BACKUP_DIR, "best", "best.old", "best.tmp")
 
 
 def train_token_classifier(
@@ -17,36 +29,44 @@ def train_token_classifier(
     train_features,
     validation_features,
     output_dir,
-    epochs=None,
-    max_epochs=None,
-    batch_size=32,
-    max_tokens=None,
-    pool_batches=None,
-    pack=None,
-    learning_rate=None,
-    warmup_ratio=0.1,
-    weight_decay=0.01,
-    lazy_embeddings=False,
-    gradient_accumulation_steps=1,
+    epochs=DEFAULTS.epochs,
+    max_epochs=DEFAULTS.max_epochs,
+    batch_size=DEFAULTS.batch_size,
+    max_tokens=DEFAULTS.max_tokens,
+    pool_batches=DEFAULTS.pool_batches,
+    pack=DEFAULTS.pack,
+    learning_rate=DEFAULTS.learning_rate,
+    warmup_ratio=DEFAULTS.warmup_ratio,
+    weight_decay=DEFAULTS.weight_decay,
+    lazy_embeddings=DEFAULTS.lazy_embeddings,
+    gradient_accumulation_steps=DEFAULTS.gradient_accumulation,
     loss_per_position=True,
     strategy=None,
-    seed=42,
-    patience=None,
-    jit_compile=False,
+    seed=DEFAULTS.seed,
+    patience=DEFAULTS.patience,
+    jit_compile=DEFAULTS.jit,
     mode="default",
-    decode="viterbi",
+    decode=DEFAULTS.decode,
     callbacks=(),
+    overwrite=False,
     verbose=1,
 ):
     """Fine-tunes `model`, keeping the best model by validation entity F1 in `output_dir/best`.
+
+    The defaults are `kerasner.TrainingConfig`'s.
 
     Without `epochs`, the run plans its own length (`kerasner.training_plan.plan_training`): at
     least 3 epochs and 1,000 optimizer steps, at most `max_epochs`, stopping once 2 epochs in a row
     bring no better validation entity F1. The model ends with the weights of its best epoch.
 
-    The run is resumable: it backs up model and optimizer state to `output_dir/backup` at every
-    epoch end, and a run started again with the same `output_dir` after a crash or a kill goes on
-    from the last completed epoch. `output_dir/history.csv` holds one row per epoch.
+    A folder holds one run (`kerasner.run_folder`). The run backs up model and optimizer state to
+    `output_dir/backup` at every epoch end, and records its settings and each epoch's logs in
+    `output_dir/run_state.json` (and `history.csv`). Called again with the same arguments after a
+    crash or a kill, it goes on from the last finished epoch and ends as the uninterrupted run
+    would: an epoch's batch order and dropout masks depend only on `seed` and the epoch. Called
+    again after the run has ended, it returns that run's history with the best model's weights,
+    without training. Called with other settings, it raises `ValueError` naming them, unless
+    `overwrite`. A second process on the same folder is refused while the first runs.
 
     Under a `tf.distribute` strategy, build the model inside `strategy.scope()`; each global
     batch of `batch_size` windows is split across the replicas, and with several workers only the
@@ -95,6 +115,8 @@ def train_token_classifier(
         decode: how word scores become tags, `"viterbi"` (valid IOB2 sequences) or `"argmax"`.
             Defaults to `"viterbi"`.
         callbacks: more tf-keras callbacks.
+        overwrite: bool. Start afresh, removing an earlier run's files from `output_dir`.
+            Defaults to False.
         verbose: int. Keras verbosity. Defaults to `1`.
 
     Returns:
@@ -148,45 +170,97 @@ def train_token_classifier(
             jit_compile=jit_compile,
         )
     chief = is_chief(strategy)
-    backup = output_dir / "backup"
-    history_file = output_dir / "history.csv"
-    resuming = backup.is_dir() and any(backup.iterdir())
-    if not resuming and history_file.exists():
-        history_file.unlink()  # a new run; the rows of an earlier, finished run are not its history
-    entity_f1 = EntityF1Callback(validation_features, mode=mode, decode=decode, verbose=verbose if chief else 0)
-    best = BestModelCheckpoint(
-        output_dir / "best", resume=resuming, patience=plan.patience, start_from_epoch=plan.start_from_epoch,
-        verbose=verbose,
-    )
-    run_callbacks = [
-        ThroughputCallback(train_features.lengths.sum()),
-        entity_f1,
-        best,
-        keras.callbacks.BackupAndRestore(str(backup)),  # handles several workers itself
-    ]
-    if chief:
-        run_callbacks.insert(3, keras.callbacks.CSVLogger(str(history_file), append=True))
-    if verbose and chief:
-        print(f"training: {plan.reason} Peak learning rate {learning_rate:g}.")
-    history = model.fit(
-        train_features.to_dataset(
-            step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens, pool_batches=pool_batches, pack=pack
-        ),
-        epochs=plan.epochs,
-        callbacks=run_callbacks + list(callbacks),
-        verbose=verbose if chief else 0,
-    )
-    if backup.is_dir() and not any(backup.iterdir()):
-        backup.rmdir()
-    last_epoch = history.epoch[-1] + 1 if history.epoch else None
-    if best.best_epoch is not None and best.best_epoch != last_epoch and (output_dir / "best").is_dir():
-        model.set_weights(type(model).from_pretrained(output_dir / "best").get_weights())
+    settings = {
+        **plan.to_dict(),
+        "batch_size": batch_size, "max_tokens": max_tokens, "pool_batches": pool_batches, "pack": pack,
+        "learning_rate": float(learning_rate), "warmup_ratio": warmup_ratio, "weight_decay": weight_decay,
+        "lazy_embeddings": lazy_embeddings, "gradient_accumulation_steps": gradient_accumulation_steps,
+        "loss_per_position": loss_per_position, "seed": seed, "jit_compile": jit_compile, "mode": mode,
+        "decode": decode, "labels": list(model.labels), "model_class": type(model).__name__,
+        "data": features_fingerprint(train_features, validation_features),
+    }
+    with RunLock(output_dir) if chief else contextlib.nullcontext():
+        if overwrite and chief:
+            clear_run(output_dir, RUN_FILES)
+        state = resume_state(output_dir, settings, plan)
+        entity_f1 = EntityF1Callback(validation_features, mode=mode, decode=decode, verbose=verbose if chief else 0)
+        best = BestModelCheckpoint(
+            output_dir / "best", initial_best=state.best(entity_f1.prefix + "entity_f1") or (None, None),
+            patience=plan.patience, start_from_epoch=plan.start_from_epoch, verbose=verbose,
+        )
+        trained_before = state.complete(plan.epochs)
+        if trained_before:
+            if verbose and chief:
+                print(f"training: {output_dir} holds this run, trained to the end; its best model is kept")
+        else:
+            if verbose and chief:
+                resumed = f" Resuming after epoch {len(state.epochs)}." if state.epochs else ""
+                print(f"training: {plan.reason} Peak learning rate {learning_rate:g}.{resumed}")
+            run_callbacks = [
+                EpochSeeds(seed),
+                ThroughputCallback(train_features.lengths.sum()),
+                entity_f1,
+                best,
+                RunHistory(output_dir, state),
+                keras.callbacks.BackupAndRestore(str(output_dir / BACKUP_DIR)),  # handles several workers itself
+            ]
+            model.fit(
+                train_features.to_dataset(
+                    step_batch_size, shuffle=True, seed=seed, max_tokens=step_max_tokens, pool_batches=pool_batches,
+                    pack=pack, initial_epoch=len(state.epochs),
+                ),
+                epochs=plan.epochs,
+                callbacks=run_callbacks + list(callbacks),
+                verbose=verbose if chief else 0,
+            )
+        if chief and state.complete(plan.epochs):  # the rows and best/ hold the run now
+            shutil.rmtree(output_dir / BACKUP_DIR, ignore_errors=True)
+        _, best_epoch = state.best(entity_f1.prefix + "entity_f1") or (None, None)
+        if best_epoch is not None and (trained_before or best_epoch != len(state.epochs)):
+            model.set_weights(type(model).from_pretrained(output_dir / "best").get_weights())
+    history = keras.callbacks.History()
+    history.epoch, history.history = state.history()
     history.entity_f1 = entity_f1
     history.plan = plan
     history.learning_rate = learning_rate
-    history.best_epoch = best.best_epoch
-    history.stopped_epoch = best.stopped_epoch
+    history.best_epoch = best_epoch
+    history.stopped_epoch = state.stopped_epoch
     return history
+
+
+def resume_state(output_dir, settings, plan):
+    """The `RunState` to go on from: the folder's (kept to the epochs its backup holds) if its
+    settings are `settings`, else a new one. Raises `ValueError` for a folder of another run."""
+    state = RunState.load(output_dir)
+    if state is None:
+        if (output_dir / BACKUP_DIR).exists() or (output_dir / "best").exists():
+            raise ValueError(
+                f"{output_dir} holds files of another run (best/ or backup/) but no {STATE_FILE}; remove them, "
+                "choose another output folder, or pass overwrite=True"
+            )
+        return RunState(settings)
+    changed = differences(state.settings, settings)
+    if changed:
+        raise ValueError(
+            f"{output_dir} holds another run, started with other settings ({'; '.join(changed)}); choose another "
+            "output folder, or pass overwrite=True to start afresh"
+        )
+    if not state.complete(plan.epochs):
+        backed_up = backed_up_epochs(output_dir / BACKUP_DIR)
+        if backed_up > len(state.epochs):
+            raise ValueError(f"{output_dir}: the backup holds {backed_up} epochs but {STATE_FILE} only {len(state.epochs)}")
+        state.keep(backed_up)
+    return state
+
+
+def features_fingerprint(*features):
+    """A short hash of the windows and labels of `features`: equal data, equal hash."""
+    digest = hashlib.sha256()
+    for part in features:
+        for arrays in (part.input_ids, part.labels):
+            digest.update(np.asarray([len(a) for a in arrays], dtype=np.int64).tobytes())
+            digest.update(np.concatenate(arrays).astype(np.int32).tobytes() if len(arrays) else b"")
+    return digest.hexdigest()[:16]
 
 
 def resolve_batching(model, pack=None, pool_batches=None):

@@ -595,6 +595,7 @@ def quality_command(args):
                     model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-kerasner",
                     epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, verbose=0,
                     lazy_embeddings=args.lazy_embeddings, max_tokens=args.max_tokens, pool_batches=pools, pack=pack,
+                    overwrite=True,  # a measured run starts afresh, never from an earlier one in work_dir
                 )
                 seconds = time.perf_counter() - start  # its EntityF1Callback scored the last epoch (history.entity_f1)
                 # The model after the last epoch, as for the other recipe, read both ways (not timed).

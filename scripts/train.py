@@ -11,8 +11,12 @@ Examples:
 
 Outputs in --output: best/ (the best model by validation entity F1, loadable with
 BertTokenClassifier.from_pretrained), metrics.json, history.csv, report.txt (seqeval), training.png,
-per_type_f1.png and validation.jsonl (the validation sentences, for scripts/evaluate.py). A run killed part-way continues from its last completed epoch when started
-again with the same --output.
+per_type_f1.png, validation.jsonl (the validation sentences, for scripts/evaluate.py) and
+config.json (every setting of the run; --config runs/x/config.json runs it again).
+
+A folder holds one run. The same command after a kill or a crash goes on from the last finished
+epoch and ends as the uninterrupted run would; a command with other settings, or any command on a
+finished run, is refused unless --overwrite.
 """
 
 import argparse
@@ -22,21 +26,6 @@ import time
 from pathlib import Path
 
 import environment_defaults  # noqa: F401  (sets TensorFlow's environment before it is imported)
-
-# Values used when neither the command line nor --config gives one: (pretrained, tiny). None leaves
-# the value to the run: epochs and patience to kerasner.training_plan.plan_training, a pretrained
-# encoder's learning rate to default_learning_rate of its width.
-DEFAULTS = {
-    "epochs": (None, None),
-    "max_epochs": (None, None),
-    "patience": (None, None),
-    "batch_size": (32, 16),
-    "learning_rate": (None, 1e-3),
-    "warmup_ratio": (0.1, 0.1),
-    "weight_decay": (0.01, 0.01),
-    "dropout": (0.1, 0.1),
-}
-
 
 def build_parser():
     from kerasner.command_line import add_decode_argument, add_word_splitter_argument
@@ -49,12 +38,20 @@ def build_parser():
     data.add_argument("--train", help="Training file, with --validation instead of --data.")
     data.add_argument("--validation", help="Validation file, with --train.")
     data.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
-    data.add_argument("--scheme", default="auto", choices=["auto", "iob2", "iob1", "iobes", "bilou"], help="Tag scheme of the files; converted to IOB2. Defaults to auto.")
-    data.add_argument("--validation-size", type=float, default=0.2, help="Share of --data held out for validation, split by sentence. Defaults to 0.2.")
+    data.add_argument("--scheme", choices=["auto", "iob2", "iob1", "iobes", "bilou"], help="Tag scheme of the files; converted to IOB2. Defaults to auto.")
+    data.add_argument("--validation-size", type=float, help="Share of --data held out for validation, split by sentence. Defaults to 0.2.")
+    data.add_argument("--encoding", help="Text encoding of the files. Defaults to UTF-8, falling back to Windows-1252.")
+    data.add_argument("--word-column", help="CSV: the word column's name (default Word); CoNLL: its index (default 0).")
+    data.add_argument("--tag-column", help="CSV: the tag column's name (default Tag); CoNLL: its index (default -1, the last).")
+    data.add_argument("--sentence-column", help="CSV: the column filled on each sentence's first row. Defaults to 'Sentence #'.")
+    data.add_argument("--delimiter", help="CSV: the cell delimiter. Defaults to ','.")
+    data.add_argument("--tokens-key", help="JSON lines: the key of the words. Defaults to tokens.")
+    data.add_argument("--tags-key", help="JSON lines: the key of the tags. Defaults to tags.")
+    data.add_argument("--allow-new-labels", action="store_true", help="Accept tags that occur only in --validation (refused by default: they cannot be learnt).")
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default="tiny", help="'tiny' (small BERT built from scratch, offline), a hub name such as bert-base-cased, a local encoder directory, or a saved kerasner model. Defaults to tiny.")
+    model.add_argument("--model", help="'tiny' (small BERT built from scratch, offline), a hub name such as bert-base-cased, a local encoder directory, or a saved kerasner model. Defaults to tiny.")
     model.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer sentences are split into overlapping windows. Defaults to the model's maximum (at most 512).")
-    model.add_argument("--stride", type=int, default=32, help="Sub-tokens shared by consecutive windows of a long sentence. Defaults to 32.")
+    model.add_argument("--stride", type=int, help="Sub-tokens shared by consecutive windows of a long sentence. Defaults to 32.")
     model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word.")
     add_word_splitter_argument(model, default="treebank")
     training = parser.add_argument_group("training (defaults: pretrained / tiny)")
@@ -69,41 +66,40 @@ def build_parser():
     training.add_argument("--weight-decay", type=float, help="AdamW weight decay. Defaults to 0.01.")
     training.add_argument("--dropout", type=float, help="Dropout before the head. Defaults to 0.1.")
     training.add_argument("--patience", type=int, help="Stop once this many epochs in a row bring no better validation entity F1. Defaults to 2 for a planned run, no early stop with --epochs.")
-    training.add_argument("--config", help="JSON file of training values (e.g. the tuner's best_hyperparameters.json); flags given on the command line win.")
-    training.add_argument("--seed", type=int, default=42, help="Seed of the split, the batch order and the weights. Defaults to 42.")
+    training.add_argument("--config", help="JSON file of settings, any of those of kerasner.TrainingConfig: a run folder's config.json (or the folder) repeats that run, the tuner's best_hyperparameters.json sets the training values; flags given on the command line win.")
+    training.add_argument("--seed", type=int, help="Seed of the split, the batch order and the weights. Defaults to 42.")
     training.add_argument("--lazy-embeddings", action="store_true", help="Update only the embedding rows each batch uses (LazyAdamW); faster steps on CPU.")
-    training.add_argument("--gradient-accumulation", type=int, default=1, metavar="N", help="Run each optimizer step as N batches of --batch-size, one after the other, summing their gradients: an effective batch N times larger in the memory of one. Defaults to 1.")
+    training.add_argument("--gradient-accumulation", type=int, metavar="N", help="Run each optimizer step as N batches of --batch-size, one after the other, summing their gradients: an effective batch N times larger in the memory of one. Defaults to 1.")
     scale = parser.add_argument_group("devices")
-    scale.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker", "tpu"], help="tf.distribute strategy: default (one device), mirrored (every local GPU), multiworker (workers listed in TF_CONFIG) or tpu. --batch-size is the global batch, split across replicas. Defaults to default.")
+    scale.add_argument("--strategy", choices=["default", "mirrored", "multiworker", "tpu"], help="tf.distribute strategy: default (one device), mirrored (every local GPU), multiworker (workers listed in TF_CONFIG) or tpu. --batch-size is the global batch, split across replicas. Defaults to default.")
     scale.add_argument("--tpu", help="TPU name or address for --strategy tpu. Defaults to the TPU of this VM.")
-    scale.add_argument("--mixed-precision", nargs="?", const="auto", default="off", choices=["auto", "float16", "bfloat16", "off"], help="Compute in half precision with float32 weights, logits and loss (loss scaling for float16). Without a value: bfloat16 on a TPU, float16 on a GPU, bfloat16 on a CPU with bfloat16 instructions (AVX512-BF16, AMX), else off. Defaults to off.")
+    scale.add_argument("--mixed-precision", nargs="?", const="auto", choices=["auto", "float16", "bfloat16", "off"], help="Compute in half precision with float32 weights, logits and loss (loss scaling for float16). Without a value: bfloat16 on a TPU, float16 on a GPU, bfloat16 on a CPU with bfloat16 instructions (AVX512-BF16, AMX), else off. Defaults to off.")
     training.add_argument("--jit", action="store_true", help="Compile the training step with XLA (measure first: slower on CPU).")
     training.add_argument("--strict", action="store_true", help="Score entities in seqeval's strict IOB2 mode instead of the conlleval-compatible default.")
     add_decode_argument(training)
-    parser.add_argument("--output", default="runs/train", help="Output folder. Defaults to runs/train.")
+    parser.add_argument("--output", help="Output folder; it holds one run. Defaults to runs/train.")
+    parser.add_argument("--overwrite", action="store_true", help="Start afresh in --output, removing the run there (finished or not).")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to 1.")
+    # Defaults come from kerasner.TrainingConfig: a flag that is not given sets nothing.
+    for action in parser._actions:
+        if action.dest not in ("help", "verbose"):
+            action.default = argparse.SUPPRESS
     return parser
 
 
-def resolve_training_values(args):
-    """Command line, then --config, then the defaults of the model kind."""
-    config = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such config file")
-        try:
-            config = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
-        unknown = sorted(set(config) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"{path}: unknown keys {unknown}; expected some of {sorted(DEFAULTS)}")
-    kind = 1 if args.model == "tiny" else 0
-    return {
-        name: getattr(args, name) if getattr(args, name) is not None else config.get(name, defaults[kind])
-        for name, defaults in DEFAULTS.items()
-    }
+def resolve_config(args):
+    """`TrainingConfig` of the command line over --config over the defaults."""
+    import kerasner
+
+    given = {name: value for name, value in vars(args).items() if name not in ("config", "overwrite", "verbose")}
+    for name in ("word_column", "tag_column"):  # CoNLL columns are indices
+        if isinstance(given.get(name), str) and given[name].lstrip("-").isdigit():
+            given[name] = int(given[name])
+    recorded = kerasner.TrainingConfig.from_file(args.config) if getattr(args, "config", None) else {}
+    config = kerasner.TrainingConfig.from_sources(recorded, given)
+    # Refuse a bad training length before the data is read and tokenized.
+    kerasner.plan_training(1, epochs=config.epochs, max_epochs=config.max_epochs, patience=config.patience)
+    return config
 
 
 def main(argv=None):
@@ -112,12 +108,60 @@ def main(argv=None):
     return run_command(build_parser(), run, argv)
 
 
-def run(args):
-    values = resolve_training_values(args)
-    import kerasner
+# What a finished run leaves in its folder besides the training files (RUN_FILES).
+REPORT_FILES = ("metrics.json", "report.txt", "training.png", "per_type_f1.png", "validation.jsonl")
 
-    # Refuse a bad training length before the data is read and tokenized.
-    kerasner.plan_training(1, epochs=values["epochs"], max_epochs=values["max_epochs"], patience=values["patience"])
+
+def run(args):
+    config = resolve_config(args)
+    from kerasner.run_folder import RunLock
+
+    output = Path(config.output)
+    with RunLock(output):
+        start_run(output, config, overwrite=getattr(args, "overwrite", False))
+        return train_and_report(config, output, args.verbose)
+
+
+def start_run(output, config, overwrite=False):
+    """Makes `output` the folder of this run: refuses one that holds another run or a finished
+    one (unless `overwrite`, which clears it), and records the config."""
+    from kerasner.run_folder import clear_run, differences, write_atomically
+    from kerasner.train_token_classifier import RUN_FILES
+    from kerasner.training_config import CONFIG_FILE
+
+    recorded_file = output / CONFIG_FILE
+    wanted = {key: value for key, value in config.to_dict().items() if key != "output"}
+    if overwrite:
+        clear_run(output, RUN_FILES + REPORT_FILES + (CONFIG_FILE,))
+    elif recorded_file.is_file():
+        try:
+            recorded = {key: value for key, value in json.loads(recorded_file.read_text()).items() if key != "output"}
+        except ValueError:
+            raise ValueError(f"{recorded_file}: not valid JSON; pass --overwrite to start afresh") from None
+        changed = differences(recorded, wanted)
+        if changed:
+            raise ValueError(
+                f"{output} holds another run, started with other settings ({'; '.join(changed)}); run it with "
+                f"--config {recorded_file}, choose another --output, or pass --overwrite to start afresh"
+            )
+        if (output / "metrics.json").is_file():
+            try:
+                f1 = f", validation entity F1 {json.loads((output / 'metrics.json').read_text())['entity']['f1']:.4f}"
+            except (ValueError, KeyError, TypeError):
+                f1 = ""
+            raise ValueError(
+                f"{output} holds a finished run (metrics.json{f1}); its model is {output / 'best'}. Choose another "
+                "--output, or pass --overwrite to train it again"
+            )
+    elif any((output / name).exists() for name in RUN_FILES + REPORT_FILES):
+        raise ValueError(
+            f"{output} holds files of a run without {CONFIG_FILE}; choose another --output, or pass --overwrite"
+        )
+    write_atomically(recorded_file, json.dumps(config.to_dict(), indent=2) + "\n")
+
+
+def train_and_report(config, output, verbose):
+    import kerasner
     from kerasner.run_report import (
         evaluate_features, evaluate_raw_text, plot_history, plot_per_type_f1, raw_text_line, summary_line, write_json,
     )
@@ -125,17 +169,16 @@ def run(args):
 
     started = time.perf_counter()
     # Several workers must create their strategy before anything else runs on TensorFlow.
-    strategy = kerasner.distribution_strategy(args.strategy, tpu=args.tpu)
+    strategy = kerasner.distribution_strategy(config.strategy, tpu=config.tpu)
     chief = kerasner.is_chief(strategy)
-    if args.strategy != "default":
-        print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas; global batch {values['batch_size']}")
-    if args.mixed_precision != "off":
-        print(f"mixed precision: {kerasner.set_mixed_precision(args.mixed_precision)}")
-    output = Path(args.output)
+    if config.strategy != "default":
+        print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas; global batch {config.batch_size}")
+    if config.mixed_precision != "off":
+        print(f"mixed precision: {kerasner.set_mixed_precision(config.mixed_precision)}")
     train, validation, labels, data_stats = load_splits(
-        args.data, args.train, args.validation, args.format, args.scheme, args.validation_size, args.seed
+        config.data, config.train, config.validation, config.format, config.scheme, config.validation_size,
+        config.seed, encoding=config.encoding, allow_new_labels=config.allow_new_labels, **config.reader_options(),
     )
-    output.mkdir(parents=True, exist_ok=True)
     if chief:
         kerasner.write_sentences(validation, output / "validation.jsonl")
     print(
@@ -143,75 +186,78 @@ def run(args):
         f"sentences, {len(labels)} labels, read in {data_stats['read_seconds']:.1f} s"
     )
     with strategy.scope():
-        model = load_model(args.model, train, labels, dropout=values["dropout"], seed=args.seed)
-    model.word_splitter = args.word_splitter
-    if values["learning_rate"] is None:
-        values["learning_rate"] = kerasner.default_learning_rate(model.encoder.config.hidden_size)
+        model = load_model(config.model, train, labels, dropout=config.dropout, seed=config.seed)
+    model.word_splitter = config.word_splitter
+    learning_rate = config.learning_rate or kerasner.default_learning_rate(model.encoder.config.hidden_size)
     preprocessor = kerasner.TokenClassificationPreprocessor(
         model.tokenizer,
         model.labels,
-        max_length=max_model_length(model, args.max_length),
-        stride=args.stride,
-        label_all_subtokens=args.label_all_subtokens,
+        max_length=max_model_length(model, config.max_length),
+        stride=config.stride,
+        label_all_subtokens=config.label_all_subtokens,
     )
-    pack, pool_batches = kerasner.resolve_batching(model, args.pack, args.pool_batches)
+    pack, pool_batches = kerasner.resolve_batching(model, config.pack, config.pool_batches)
     tokenize_start = time.perf_counter()
-    train_features = preprocessor(train, progress=args.verbose > 0)
-    validation_features = preprocessor(validation, progress=args.verbose > 0)
+    train_features = preprocessor(train, progress=verbose > 0)
+    validation_features = preprocessor(validation, progress=verbose > 0)
     print(
         f"tokenized in {time.perf_counter() - tokenize_start:.1f} s: {train_features.stats['tokens']:,} training "
         f"sub-tokens; sentences split into windows (longer than {preprocessor.max_length}): "
         f"{train_features.stats['windowed_sentences']} training, {validation_features.stats['windowed_sentences']} validation; "
-        f"padding overhead {train_features.padding_overhead(values['batch_size'], pool_batches=pool_batches, max_tokens=args.max_tokens, pack=pack):.2f}x"
+        f"padding overhead {train_features.padding_overhead(config.batch_size, pool_batches=pool_batches, max_tokens=config.max_tokens, pack=pack):.2f}x"
         f" ({'random batches' if pool_batches == 1 else f'pools of {pool_batches} batches'}{', packed' if pack else ''})"
     )
-    print(f"model: {args.model} ({model.encoder.count_params():,} encoder parameters); training values {values}")
+    print(f"model: {config.model} ({model.encoder.count_params():,} encoder parameters)")
     history = kerasner.train_token_classifier(
         model,
         train_features,
         validation_features,
         output,
-        epochs=values["epochs"],
-        max_epochs=values["max_epochs"],
-        batch_size=values["batch_size"],
-        max_tokens=args.max_tokens,
+        epochs=config.epochs,
+        max_epochs=config.max_epochs,
+        batch_size=config.batch_size,
+        max_tokens=config.max_tokens,
         pool_batches=pool_batches,
         pack=pack,
-        learning_rate=values["learning_rate"],
-        warmup_ratio=values["warmup_ratio"],
-        weight_decay=values["weight_decay"],
-        lazy_embeddings=args.lazy_embeddings,
-        gradient_accumulation_steps=args.gradient_accumulation,
+        learning_rate=learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        lazy_embeddings=config.lazy_embeddings,
+        gradient_accumulation_steps=config.gradient_accumulation,
         strategy=strategy,
-        seed=args.seed,
-        patience=values["patience"],
-        jit_compile=args.jit,
-        mode="strict" if args.strict else "default",
-        decode=args.decode,
-        verbose=args.verbose,
+        seed=config.seed,
+        patience=config.patience,
+        jit_compile=config.jit,
+        mode="strict" if config.strict else "default",
+        decode=config.decode,
+        verbose=verbose,
     )
     if not chief:
         f1 = history.history["val_entity_f1"][-1]
         print(f"training done, last validation entity F1 {f1:.4f}; the chief worker writes the model and the report")
         return 0
     best = kerasner.BertTokenClassifier.from_pretrained(output / "best")
-    result = evaluate_features(best, validation_features, decode=args.decode)
-    raw_text = evaluate_raw_text(kerasner.EntityPredictor(best, max_length=args.max_length, stride=args.stride, decode=args.decode), validation)
+    result = evaluate_features(best, validation_features, decode=config.decode)
+    raw_text = evaluate_raw_text(
+        kerasner.EntityPredictor(best, max_length=config.max_length, stride=config.stride, decode=config.decode), validation
+    )
     (output / "report.txt").write_text(result["report"])
-    speeds = history.history.get("train_tokens_per_second", [])
-    best_epoch = json.loads((output / "best" / "checkpoint.json").read_text())["epoch"]
-    epochs_done = history.epoch[-1] + 1 if history.epoch else 0
+    speeds = [speed for speed in history.history.get("train_tokens_per_second", []) if speed is not None]
+    best_epoch = history.best_epoch
+    epochs_done = len(history.epoch)
     plan = history.plan
     if history.stopped_epoch is not None:
         stop = f"stopped after epoch {history.stopped_epoch} of {plan.epochs}: no better validation entity F1 since epoch {best_epoch}"
     else:
         stop = f"trained all {plan.epochs} planned epochs"
+    if not any(tag != "O" for tags in result["gold"] for tag in tags):
+        print("warning: the validation sentences hold no entity; entity scores are 0", file=sys.stderr)
     metrics = {
         "entity": result["entity"],
         "entity_strict": result["entity_strict"],
         "token_accuracy": result["token_accuracy"],
         "raw_text": raw_text,
-        "decode": args.decode,
+        "decode": config.decode,
         "word_splitter": best.word_splitter,
         "best_epoch": best_epoch,
         "epochs": epochs_done,
@@ -225,19 +271,20 @@ def run(args):
         },
         "train_tokens_per_second": float(sum(speeds) / len(speeds)) if speeds else None,
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "model": args.model,
-        "training_values": values,
+        "model": config.model,
+        "learning_rate": learning_rate,
+        "config": config.to_dict(),
         "data": data_stats,
         "kerasner_version": kerasner.__version__,
     }
-    write_json(output / "metrics.json", metrics)
     plot_history(output / "history.csv", output / "training.png")
     plot_per_type_f1(result["entity"], output / "per_type_f1.png")
+    write_json(output / "metrics.json", metrics)  # last: a folder with metrics.json holds a finished run
     print(result["report"])
     print(f"training: {stop}; best epoch {best_epoch}")
     print(f"validation {summary_line(result)}; best epoch {best_epoch} of {epochs_done}")
     print(f"validation {raw_text_line(raw_text)}")
-    print(f"wrote {output}/: best/ metrics.json history.csv report.txt training.png per_type_f1.png validation.jsonl")
+    print(f"wrote {output}/: best/ metrics.json history.csv report.txt training.png per_type_f1.png validation.jsonl config.json")
     return 0
 
 

@@ -17,13 +17,15 @@ import environment_defaults  # noqa: F401  (sets TensorFlow's environment before
 
 
 def build_parser():
+    from kerasner.training_config import DEFAULTS
+
     parser = argparse.ArgumentParser(prog="tune.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="Labelled file split into training and validation sets. Defaults to the embedded sample corpus.")
     parser.add_argument("--train", help="Training file, with --validation instead of --data.")
     parser.add_argument("--validation", help="Validation file, with --train.")
     parser.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
-    parser.add_argument("--validation-size", type=float, default=0.2, help="Share of --data held out for validation. Defaults to 0.2.")
-    parser.add_argument("--model", default="tiny", help="'tiny', a hub name such as bert-base-cased, or an encoder directory. Defaults to tiny.")
+    parser.add_argument("--validation-size", type=float, default=DEFAULTS.validation_size, help=f"Share of --data held out for validation. Defaults to {DEFAULTS.validation_size}.")
+    parser.add_argument("--model", default=DEFAULTS.model, help=f"'tiny', a hub name such as bert-base-cased, or an encoder directory. Defaults to {DEFAULTS.model}.")
     parser.add_argument("--tuner", default="random", choices=["random", "bayesian", "hyperband"], help="Search algorithm. Defaults to random.")
     parser.add_argument("--max-trials", type=int, default=10, help="Trials at most. Defaults to 10.")
     parser.add_argument("--epochs", type=int, help="Search epochs from 1 to this. Defaults to no epoch search: each trial plans its length as train.py does (hyperband: a budget of 3).")
@@ -31,7 +33,7 @@ def build_parser():
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="Batch sizes to try. Defaults to 16 32 64.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens. Defaults to the model's maximum.")
     parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "tpu"], help="tf.distribute strategy of every trial: default (one device), mirrored (every local GPU) or tpu. Defaults to default.")
-    parser.add_argument("--seed", type=int, default=42, help="Seed of the split and the search. Defaults to 42.")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"Seed of the split and the search. Defaults to {DEFAULTS.seed}.")
     parser.add_argument("--output", default="runs/search", help="Output folder. Defaults to runs/search.")
     parser.add_argument("--overwrite", action="store_true", help="Start the search afresh instead of resuming it.")
     return parser

@@ -46,7 +46,7 @@ def test_train_writes_model_metrics_and_report(tmp_path, capsys):
     assert metrics["epochs"] == 2  # the command line wins over --config
     plan = metrics["training_plan"]
     assert (plan["epochs"], plan["patience"], plan["stop"]) == (2, None, "trained all 2 planned epochs")
-    assert metrics["training_values"]["learning_rate"] == 2e-3  # --config wins over the default
+    assert metrics["learning_rate"] == 2e-3  # --config wins over the default
     assert {"precision", "recall", "f1", "per_type"} <= set(metrics["entity"])
     assert metrics["train_sentences"] == 320 and metrics["validation_sentences"] == 80
     assert metrics["train_tokens_per_second"] > 0
@@ -61,7 +61,7 @@ def test_train_plans_its_length_and_says_why(tmp_path, capsys):
     assert plan["reason"].startswith("planned 3 epochs of 20 steps (60 steps): capped by max_epochs 3")
     assert plan["stop"] in ("trained all 3 planned epochs", f"stopped after epoch 3 of 3: no better validation entity F1 since epoch {metrics['best_epoch']}")
     assert f"training: {plan['stop']}; best epoch {metrics['best_epoch']}" in capsys.readouterr().out
-    assert metrics["training_values"]["learning_rate"] == 1e-3  # tiny is trained from scratch
+    assert metrics["learning_rate"] == 1e-3  # tiny is trained from scratch
 
 
 def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys):

@@ -28,7 +28,7 @@ def test_killed_run_resumes_from_the_last_completed_epoch(tmp_path):
     assert epochs_in(tmp_path / "resumed" / "history.csv") == [0]
     resumed = run(tmp_path / "resumed")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "EPOCHS [1, 2]" in resumed.stdout  # epoch 0 was not trained again
+    assert "EPOCHS [0, 1, 2] TRAINED HERE [1, 2]" in resumed.stdout  # epoch 0 was not trained again
     uninterrupted = run(tmp_path / "straight")
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
     assert epochs_in(tmp_path / "resumed" / "history.csv") == epochs_in(tmp_path / "straight" / "history.csv") == [0, 1, 2]
@@ -52,7 +52,7 @@ def test_planned_run_stops_by_patience_and_a_killed_one_stops_alike(tmp_path):
     assert killed.returncode == 17, killed.stderr[-2000:]
     resumed = run(tmp_path / "resumed", "--planned")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "EPOCHS [2]" in resumed.stdout and "STOPPED 3 BEST 1" in resumed.stdout
+    assert "EPOCHS [0, 1, 2] TRAINED HERE [2]" in resumed.stdout and "STOPPED 3 BEST 1" in resumed.stdout
     assert entity_f1_rows(tmp_path / "resumed" / "history.csv") == entity_f1_rows(tmp_path / "straight" / "history.csv")
     assert not (tmp_path / "resumed" / "backup").exists()
 
