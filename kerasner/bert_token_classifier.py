@@ -1,5 +1,6 @@
 """BERT encoder + token-classification head, as a tf-keras Model."""
 
+import contextlib
 import inspect
 import json
 import logging
@@ -11,6 +12,7 @@ import tensorflow as tf
 import tf_keras as keras
 import transformers
 
+from kerasner.data_format_error import cut
 from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
 from kerasner.warmup_linear_decay import create_optimizer
 from kerasner.word_splitter import SPLITTERS
@@ -553,6 +555,11 @@ class BertTokenClassifier(keras.Model):
             **kwargs: passed to `transformers.TFAutoModel.from_pretrained` for an encoder.
         """
         path = Path(name_or_dir)
+        previous = path.with_name(path.name + ".old")
+        if not path.exists() and (previous / MODEL_FILE).is_file():
+            # A run killed while it swapped in a new best model left the previous one here.
+            logger.warning("%s is missing; loading the previous best model from %s", path, previous)
+            path = name_or_dir = previous
         if (path / MODEL_FILE).is_file():
             model = cls._from_saved(path, labels)
         else:
@@ -563,11 +570,17 @@ class BertTokenClassifier(keras.Model):
                     f"new token-classification head on the encoder at this {where}, pass labels=[...]."
                 )
             labels = validate_labels(labels, ignore_index)
-            encoder = transformers.TFAutoModel.from_pretrained(str(name_or_dir), **kwargs)
+            _check_encoder_location(name_or_dir)
+            with _load_errors(name_or_dir, "the encoder"):
+                encoder = transformers.TFAutoModel.from_pretrained(str(name_or_dir), **kwargs)
             model = cls(
                 encoder=encoder, labels=labels, dropout=dropout, ignore_index=ignore_index, word_splitter=word_splitter
             )
-        model.tokenizer = tokenizer if tokenizer is not None else _load_tokenizer(name_or_dir)
+        if tokenizer is None:
+            saved = (path / MODEL_FILE).is_file()
+            with _load_errors(path, "the tokenizer (tokenizer.json, vocab.txt)") if saved else contextlib.nullcontext():
+                tokenizer = _load_tokenizer(name_or_dir, strict=saved)
+        model.tokenizer = tokenizer
         return model
 
     @classmethod
@@ -586,7 +599,8 @@ class BertTokenClassifier(keras.Model):
         verbosity = transformers.logging.get_verbosity()
         transformers.logging.set_verbosity_error()  # a saved model loads whole; nothing to report
         try:
-            encoder = encoder_class.from_pretrained(str(path))
+            with _load_errors(path, "the saved encoder (config.json, tf_model.h5)"):
+                encoder = encoder_class.from_pretrained(str(path))
         finally:
             transformers.logging.set_verbosity(verbosity)
         trainable = config.pop("trainable", True)
@@ -594,7 +608,7 @@ class BertTokenClassifier(keras.Model):
         model.trainable = trainable
         model(model.dummy_inputs(), training=False)
         head = model._head_weights()
-        with np.load(path / HEAD_WEIGHTS_FILE) as stored:
+        with _load_errors(path / HEAD_WEIGHTS_FILE, "the head weights"), np.load(path / HEAD_WEIGHTS_FILE) as stored:
             values = [stored[f"arr_{i}"] for i in range(len(stored.files))]
         shapes = [tuple(weight.shape) for weight in head]
         if shapes != [value.shape for value in values]:
@@ -607,8 +621,41 @@ class BertTokenClassifier(keras.Model):
         return model
 
 
-def _load_tokenizer(name_or_dir):
-    """The fast tokenizer stored with a model, or None (with a warning) when there is none."""
+def _check_encoder_location(name_or_dir):
+    """Names a local folder that cannot hold an encoder, rather than letting the hub try it."""
+    path = Path(name_or_dir)
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise ValueError(
+                f"{path}: not a model folder: it has no {MODEL_FILE} (a kerasner model) and no config.json (a "
+                "transformers encoder)"
+            )
+    elif str(name_or_dir).startswith((".", "/", "~")) or str(name_or_dir).count("/") > 1 or "\\" in str(name_or_dir):
+        raise FileNotFoundError(f"{name_or_dir}: no such model folder")
+
+
+_FROM_PT_HINT = "If you tried to load a TF 2.0 model from a PyTorch checkpoint, please set from_pt=True."
+
+
+@contextlib.contextmanager
+def _load_errors(where, what):
+    """Turns a failure to read a model's files into one `ValueError` line naming them."""
+    try:
+        yield
+    except ValueError as error:
+        if str(where) in str(error):
+            raise
+        raise ValueError(f"{where}: cannot load {what}: {cut(' '.join(str(error).split()), 200)}") from None
+    except Exception as error:  # truncated files raise OSError, BadZipFile, EOFError or the tokenizers' Exception
+        detail = " ".join(str(error).split())
+        # transformers' hint for a PyTorch checkpoint misleads when the HDF5 file is merely broken
+        detail = cut(detail.replace(_FROM_PT_HINT, "(the file is truncated, or not a TensorFlow HDF5 file)"), 200)
+        raise ValueError(f"{where}: cannot load {what}: {type(error).__name__}: {detail}") from None
+
+
+def _load_tokenizer(name_or_dir, strict=False):
+    """The fast tokenizer stored with a model, or None (with a warning) when there is none; with
+    `strict`, a tokenizer that cannot be read raises."""
     path = Path(name_or_dir)
     if path.is_dir() and not (path / "tokenizer_config.json").is_file() and not (path / "vocab.txt").is_file():
         logger.warning("No tokenizer found in %s; set `model.tokenizer` before saving or predicting.", path)
@@ -621,5 +668,7 @@ def _load_tokenizer(name_or_dir):
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(name_or_dir), use_fast=True, add_prefix_space=True)
         return tokenizer
     except (OSError, ValueError) as error:
+        if strict:
+            raise
         logger.warning("Could not load a tokenizer from %s (%s); set `model.tokenizer`.", name_or_dir, error)
         return None

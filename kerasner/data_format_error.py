@@ -1,6 +1,11 @@
 """The error raised for malformed input data."""
 
 
+def cut(text, limit=100):
+    """`text`, cut to about `limit` characters for a one-line message."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}… ({len(text):,} characters)"
+
+
 class DataFormatError(ValueError):
     """Malformed input: names the file, the line and the offending value.
 
@@ -8,7 +13,8 @@ class DataFormatError(ValueError):
         path: the file (str or path).
         line: 1-based line number, or None when the problem is the whole file.
         message: what is wrong and what was expected.
-        value: the offending value, shown with `repr`. Defaults to no value.
+        value: the offending value, shown with `repr` and cut to about 100 characters. Defaults
+            to no value.
 
     Example:
     ```python
@@ -25,5 +31,5 @@ class DataFormatError(ValueError):
         where = self.path if line is None else f"{self.path}, line {line}"
         text = f"{where}: {message}"
         if value is not self._NO_VALUE:
-            text += f". Received: {value!r}"
+            text += f". Received: {cut(repr(value))}"
         super().__init__(text)

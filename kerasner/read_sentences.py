@@ -5,6 +5,7 @@ import inspect
 import io
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from kerasner.data_format_error import DataFormatError
 from kerasner.sentence import Sentence
 from kerasner.sentence_list import SentenceList
-from kerasner.tag_scheme import SCHEMES, detect_scheme, is_valid_tag, to_iob2
+from kerasner.tag_scheme import _PREFIX_TO_IOB2, SCHEMES, detect_scheme, is_valid_tag, split_tag, to_iob2
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +64,13 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
         raise ValueError(f"Unknown format. Expected one of {set(FORMATS)}. Received: format={format!r}")
     if scheme != "auto" and scheme not in SCHEMES:
         raise ValueError(f"Unknown tag scheme. Expected 'auto' or one of {set(SCHEMES)}. Received: scheme={scheme!r}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; expected a labelled file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     text, used_encoding = _decode(path, encoding)
+    # Old Mac files end lines with a lone CR: read them as lines, as Windows' CRLF.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise DataFormatError(path, None, "the file is empty; expected labelled sentences")
     format = format or detect_format(text)
@@ -74,14 +79,14 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(f"Unknown option for format {format!r}. Expected some of {accepted}. Received: {unknown}")
-    sentences = reader(path, text, **options)
+    sentences, counts = reader(path, text, **options)
     if not sentences:
         raise DataFormatError(path, None, "the file holds no sentences")
     _check_tag_shapes(path, sentences, per_word_lines=format != "jsonl")
     detected = detect_scheme(s.tags for s in sentences) if scheme == "auto" else scheme
     converted, repaired, changed = [], 0, 0
     for sentence in sentences:
-        tags, fixed = to_iob2(sentence.tags, detected)
+        tags, fixed = _to_iob2(path, sentence, detected, scheme, per_word_lines=format != "jsonl")
         repaired += fixed
         if list(sentence.tags) != tags:
             changed += 1
@@ -100,6 +105,7 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
         "words": sum(len(s) for s in converted),
         "repaired": repaired,
         "converted_sentences": changed,
+        **counts,
     }
     return SentenceList(converted, stats)
 
@@ -118,19 +124,28 @@ def detect_format(text):
 
 def _decode(path, encoding):
     data = path.read_bytes()
+    if encoding is None and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"  # its byte-order mark says so
+    elif encoding is None and b"\x00" in data[:4096]:
+        raise DataFormatError(
+            path, data[: data.index(b"\x00")].count(b"\n") + 1,
+            "NUL bytes: this looks like UTF-16 or UTF-32 text without a byte-order mark, or not text; pass the "
+            "file's encoding (--encoding utf-16-le, or encoding='utf-16-le')",
+        )
     candidates = [encoding] if encoding else ["utf-8-sig", "cp1252"]
     for candidate in candidates:
         try:
             return data.decode(candidate), candidate
         except UnicodeDecodeError as error:
             last = error
-        except LookupError as error:
-            raise ValueError(f"Unknown encoding. Received: encoding={encoding!r}") from error
+        except LookupError:
+            raise ValueError(f"{path}: unknown encoding. Received: encoding={encoding!r}") from None
     line = data[: last.start].count(b"\n") + 1
     raise DataFormatError(
         path,
         line,
-        f"bytes that are not {' or '.join(candidates)}; pass the file's encoding, e.g. encoding='latin1'",
+        f"bytes that are not {' or '.join(candidates)}; pass the file's encoding (--encoding latin1, or "
+        "encoding='latin1')",
         data[last.start : last.end],
     )
 
@@ -154,7 +169,7 @@ def _read_csv(path, text, word_column="Word", tag_column="Tag", sentence_column=
             quoting=csv.QUOTE_MINIMAL,
         )
     except pd.errors.ParserError as error:
-        raise DataFormatError(path, _parser_error_line(error), f"malformed CSV: {error}") from error
+        raise DataFormatError(path, _parser_error_line(error), f"malformed CSV: {' '.join(str(error).split())}") from None
     header = text.split("\n", 1)[0].rstrip("\r")
     for role, column in (("sentence", sentence_column), ("word", word_column), ("tag", tag_column)):
         if column not in frame.columns:
@@ -163,9 +178,20 @@ def _read_csv(path, text, word_column="Word", tag_column="Tag", sentence_column=
             )
     # Rows hold one token each, so row i is on line i + 2. Blank lines at the end are not rows.
     frame = frame.fillna("")
-    words = frame[word_column].to_numpy()
-    tags = frame[tag_column].to_numpy()
-    ids = frame[sentence_column].to_numpy()
+    raw = {column: frame[column] for column in (word_column, tag_column, sentence_column)}
+    stripped = {column: values.str.strip() for column, values in raw.items()}
+    changed = sum(int((raw[column] != stripped[column]).sum()) for column in raw)
+    stripped = {column: values.to_numpy() for column, values in stripped.items()}
+    if changed:
+        logger.warning("%s: stripped spaces around %d cells (words, tags and sentence ids)", path, changed)
+    words, tags, ids = stripped[word_column], stripped[tag_column], stripped[sentence_column]
+    for column in raw:
+        spanning = np.flatnonzero(raw[column].str.contains("\n", regex=False).to_numpy())
+        if spanning.size:  # a row per line no longer holds after it: refuse it rather than misnumber
+            row = int(spanning[0])
+            raise DataFormatError(
+                path, row + 2, f"a cell of column {column!r} spans several lines (an unclosed quote?)", raw[column][row]
+            )
     filled = (words != "") | (tags != "") | (ids != "")
     last = len(filled) - int(np.argmax(filled[::-1])) if filled.any() else 0
     words, tags, ids = words[:last], tags[:last], ids[:last]
@@ -179,19 +205,19 @@ def _read_csv(path, text, word_column="Word", tag_column="Tag", sentence_column=
         raise DataFormatError(path, 2, f"the first row has no sentence id in column {sentence_column!r}", _lines(text)[1])
     bounds = list(starts) + [len(words)]
     words, tags = words.tolist(), tags.tolist()
-    return [Sentence(words[a:b], tags[a:b], int(a) + 2) for a, b in zip(bounds[:-1], bounds[1:])]
+    sentences = [Sentence(words[a:b], tags[a:b], int(a) + 2) for a, b in zip(bounds[:-1], bounds[1:])]
+    return sentences, {"stripped_cells": changed}
 
 
 def _parser_error_line(error):
-    for token in str(error).replace(",", " ").split():
-        if token.isdigit() and f"line {token}" in str(error):
-            return int(token)
-    return None
+    match = re.search(r"line (\d+)", str(error))
+    return int(match.group(1)) if match else None
 
 
 def _read_conll(path, text, word_column=0, tag_column=-1):
-    sentences, words, tags, start = [], [], [], None
+    sentences, words, tags, start, stripped = [], [], [], None, 0
     width, separator = None, None
+    word_column, tag_column = _column_index(path, "word_column", word_column), _column_index(path, "tag_column", tag_column)
 
     def flush():
         if words:
@@ -220,16 +246,31 @@ def _read_conll(path, text, word_column=0, tag_column=-1):
             raise DataFormatError(
                 path, number, f"expected {width} columns like the first token line, found {len(fields)}", line
             )
+        word, tag = fields[word_column], fields[tag_column]
+        if not word.strip():
+            raise DataFormatError(path, number, "an empty word; expected a word and its tag", line)
+        if not tag.strip():
+            raise DataFormatError(path, number, "an empty tag; expected O, B-X or I-X", line)
+        stripped += (word != word.strip()) + (tag != tag.strip())
         if not words:
             start = number
-        words.append(fields[word_column])
-        tags.append(fields[tag_column].strip())
+        words.append(word.strip())
+        tags.append(tag.strip())
     flush()
-    return sentences
+    if stripped:
+        logger.warning("%s: stripped spaces around %d words and tags", path, stripped)
+    return sentences, {"stripped_cells": stripped}
+
+
+def _column_index(path, name, value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: a CoNLL {name} is a column index such as 0 or -1. Received: {name}={value!r}") from None
 
 
 def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags"):
-    sentences = []
+    sentences, stripped = [], 0
     for number, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
@@ -246,8 +287,26 @@ def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags"):
             )
         if not all(isinstance(token, str) and token for token in tokens):
             raise DataFormatError(path, number, "every token must be a non-empty string", tokens)
-        sentences.append(Sentence(tokens, [str(tag) for tag in tags], number))
-    return sentences
+        if not all(isinstance(tag, str) for tag in tags):
+            raise DataFormatError(path, number, "every tag must be a string", next(t for t in tags if not isinstance(t, str)))
+        if not all(token.strip() for token in tokens):
+            raise DataFormatError(path, number, "a word of only spaces; expected a word", tokens)
+        stripped += sum(tag != tag.strip() for tag in tags)
+        sentences.append(Sentence(tokens, [tag.strip() for tag in tags], number))
+    if stripped:
+        logger.warning("%s: stripped spaces around %d tags", path, stripped)
+    return sentences, {"stripped_cells": stripped}
+
+
+def _to_iob2(path, sentence, detected, scheme, per_word_lines):
+    try:
+        return to_iob2(sentence.tags, detected)
+    except ValueError:
+        allowed = set(_PREFIX_TO_IOB2[detected]) | {"O"}
+        index = next(i for i, tag in enumerate(sentence.tags) if split_tag(tag)[0] not in allowed)
+        why = "detected from the file's tags: it mixes schemes" if scheme == "auto" else "asked for"
+        line = sentence.line + index if per_word_lines else sentence.line
+        raise DataFormatError(path, line, f"a tag outside the {detected} scheme ({why})", sentence.tags[index]) from None
 
 
 def _check_tag_shapes(path, sentences, per_word_lines):

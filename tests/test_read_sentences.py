@@ -33,7 +33,7 @@ def test_gmb_csv(tmp_path):
     assert sentences[1].line == 6
     assert sentences.stats == {
         "path": str(path), "format": "csv", "encoding": "cp1252", "scheme": "iob2", "sentences": 2,
-        "words": 7, "repaired": 0, "converted_sentences": 0,
+        "words": 7, "repaired": 0, "converted_sentences": 0, "stripped_cells": 0,
     }
 
 
