@@ -29,7 +29,8 @@ class EntityF1Callback(keras.callbacks.Callback):
         decode: `"viterbi"` (the most probable valid IOB2 sequence) or `"argmax"` (each word's
             most probable label). Defaults to `"viterbi"`.
         prefix: str. Prefix of the log keys. Defaults to `"val_"`.
-        verbose: int. 1 prints the scores after each epoch. Defaults to `1`.
+        verbose: int. 1 shows the progress of the scoring and prints the scores after each
+            epoch; 2 prints only the scores. Defaults to `1`.
 
     Example:
     ```python
@@ -68,13 +69,15 @@ class EntityF1Callback(keras.callbacks.Callback):
                 self.prefix,
             )
 
-    def score(self, model=None):
+    def score(self, model=None, progress=False):
         """Entity scores of `model` (defaults to the model being trained) on the features."""
-        gold, predicted = predict_tags(model or self.model, self.features, self.batch_size, decode=self.decode)
+        gold, predicted = predict_tags(model or self.model, self.features, self.batch_size, self.decode, progress)
         return entity_scores(gold, predicted, mode=self.mode)
 
     def on_epoch_end(self, epoch, logs=None):
-        scores = self.score()
+        if self.verbose == 1:
+            print(f"\nEpoch {epoch + 1}: scoring entities on {len(self.features):,} validation windows")
+        scores = self.score(progress=self.verbose == 1)
         self.scores = scores
         self.history.append(scores)
         values = {

@@ -1,16 +1,20 @@
 """Model predictions read back at word level."""
 
+import math
+
 import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 
 from kerasner.viterbi_decode import check_decode, viterbi_decode
 
 
-def predict_word_logits(model, features, batch_size=64):
+def predict_word_logits(model, features, batch_size=64, progress=False):
     """The logits of every word of every sentence in `features`.
 
     Each word is read at its prediction slot (the first sub-token, in the window that owns the
-    word), which the tokenization fixed; predictions never choose positions.
+    word), which the tokenization fixed; predictions never choose positions. With `progress`, a
+    Keras progress bar counts the batches.
 
     Returns:
         A list with one float32 array `(num_words, num_labels)` per sentence.
@@ -20,10 +24,13 @@ def predict_word_logits(model, features, batch_size=64):
     if isinstance(getattr(model, "distribute_strategy", None), tf.distribute.MultiWorkerMirroredStrategy):
         # predict_on_batch would shard each batch across the workers; every worker predicts all of it.
         predict = lambda x: model(x, training=False)  # noqa: E731
-    for x, _, indices in features.batches(batch_size, shuffle=False):
+    bar = keras.utils.Progbar(math.ceil(len(features) / batch_size), unit_name="batch") if progress else None
+    for done, (x, _, indices) in enumerate(features.batches(batch_size, shuffle=False), 1):
         logits = np.asarray(predict(x), dtype=np.float32)  # (batch, length, num_labels)
         for row, index in enumerate(indices):
             window_logits[index] = logits[row, : features.lengths[index]]
+        if bar is not None:
+            bar.update(done)
     return features.word_values(window_logits)
 
 
@@ -58,7 +65,7 @@ def decode_words(word_logits, labels, decode="viterbi", return_scores=False, pre
     return ids, scores
 
 
-def predict_words(model, features, batch_size=64, return_scores=False, decode="viterbi"):
+def predict_words(model, features, batch_size=64, return_scores=False, decode="viterbi", progress=False):
     """Predicts label ids for every word of every sentence in `features`.
 
     Args:
@@ -68,6 +75,7 @@ def predict_words(model, features, batch_size=64, return_scores=False, decode="v
         return_scores: bool. Also return each word's softmax probability of its label.
             Defaults to False.
         decode: `"viterbi"` (valid IOB2 sequences) or `"argmax"`. Defaults to `"viterbi"`.
+        progress: bool. Show a progress bar of the batches. Defaults to False.
 
     Returns:
         A list with an int array of label ids per sentence; with `return_scores`, a pair of such
@@ -77,13 +85,13 @@ def predict_words(model, features, batch_size=64, return_scores=False, decode="v
     labels = getattr(model, "labels", None)
     if decode == "viterbi" and labels is None:
         raise ValueError("decode='viterbi' needs the model's `labels`; set `model.labels` or pass decode='argmax'")
-    return decode_words(predict_word_logits(model, features, batch_size), labels, decode, return_scores)
+    return decode_words(predict_word_logits(model, features, batch_size, progress), labels, decode, return_scores)
 
 
-def predict_tags(model, features, batch_size=64, decode="viterbi"):
+def predict_tags(model, features, batch_size=64, decode="viterbi", progress=False):
     """`(gold, predicted)` tag lists per sentence, at word level, for labelled `features`."""
     id2label = dict(enumerate(model.labels))
     gold = features.word_values(features.labels)
-    predicted = predict_words(model, features, batch_size, decode=decode)
+    predicted = predict_words(model, features, batch_size, decode=decode, progress=progress)
     to_tags = lambda ids: [id2label[int(i)] for i in ids]  # noqa: E731
     return [to_tags(ids) for ids in gold], [to_tags(ids) for ids in predicted]
