@@ -213,7 +213,7 @@ def train_token_classifier(
                 callbacks=run_callbacks + list(callbacks),
                 verbose=verbose if chief else 0,
             )
-        if chief and state.complete(plan.epochs):  # the rows and best/ hold the run now
+        if state.complete(plan.epochs):  # the rows and best/ hold the run now
             shutil.rmtree(output_dir / BACKUP_DIR, ignore_errors=True)
         _, best_epoch = state.best(entity_f1.prefix + "entity_f1") or (None, None)
         if best_epoch is not None and (trained_before or best_epoch != len(state.epochs)):

@@ -114,12 +114,17 @@ REPORT_FILES = ("metrics.json", "report.txt", "training.png", "per_type_f1.png",
 
 def run(args):
     config = resolve_config(args)
+    import kerasner
     from kerasner.run_folder import RunLock
 
+    # Several workers must create their strategy before anything else runs on TensorFlow.
+    strategy = kerasner.distribution_strategy(config.strategy, tpu=config.tpu)
     output = Path(config.output)
+    if not kerasner.is_chief(strategy):  # only the chief writes, so only it holds the folder
+        return train_and_report(config, output, strategy, args.verbose)
     with RunLock(output):
         start_run(output, config, overwrite=getattr(args, "overwrite", False))
-        return train_and_report(config, output, args.verbose)
+        return train_and_report(config, output, strategy, args.verbose)
 
 
 def start_run(output, config, overwrite=False):
@@ -160,7 +165,7 @@ def start_run(output, config, overwrite=False):
     write_atomically(recorded_file, json.dumps(config.to_dict(), indent=2) + "\n")
 
 
-def train_and_report(config, output, verbose):
+def train_and_report(config, output, strategy, verbose):
     import kerasner
     from kerasner.run_report import (
         evaluate_features, evaluate_raw_text, plot_history, plot_per_type_f1, raw_text_line, summary_line, write_json,
@@ -168,8 +173,6 @@ def train_and_report(config, output, verbose):
     from kerasner.run_setup import load_model, load_splits, max_model_length
 
     started = time.perf_counter()
-    # Several workers must create their strategy before anything else runs on TensorFlow.
-    strategy = kerasner.distribution_strategy(config.strategy, tpu=config.tpu)
     chief = kerasner.is_chief(strategy)
     if config.strategy != "default":
         print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replicas; global batch {config.batch_size}")

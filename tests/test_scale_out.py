@@ -218,7 +218,7 @@ def test_mirrored_strategy_over_two_devices_matches_one_device(tmp_path):
     assert mirrored["val_entity_f1"] == pytest.approx(default["val_entity_f1"], abs=1e-6)
     # The callbacks ran once: one best model, one history row per epoch.
     for run in ("default", "mirrored"):
-        assert result[run]["files"] == ["best", "history.csv"]
+        assert result[run]["files"] == [".lock", "best", "history.csv", "run_state.json"]
         assert result[run]["history_rows"] == 4
         assert json.loads((tmp_path / run / "best" / "checkpoint.json").read_text())["epoch"] >= 1
 
