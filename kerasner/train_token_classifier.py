@@ -182,7 +182,7 @@ def train_token_classifier(
     with RunLock(output_dir) if chief else contextlib.nullcontext():
         if overwrite and chief:
             clear_run(output_dir, RUN_FILES)
-        state = resume_state(output_dir, settings, plan)
+        state = resume_state(output_dir, settings, plan, save=chief)
         entity_f1 = EntityF1Callback(validation_features, mode=mode, decode=decode, verbose=verbose if chief else 0)
         best = BestModelCheckpoint(
             output_dir / "best", initial_best=state.best(entity_f1.prefix + "entity_f1") or (None, None),
@@ -228,9 +228,10 @@ def train_token_classifier(
     return history
 
 
-def resume_state(output_dir, settings, plan):
+def resume_state(output_dir, settings, plan, save=True):
     """The `RunState` to go on from: the folder's (kept to the epochs its backup holds) if its
-    settings are `settings`, else a new one. Raises `ValueError` for a folder of another run."""
+    settings are `settings`, else a new one, saved at once (with `save`) so that anything the run
+    writes later belongs to it. Raises `ValueError` for a folder of another run."""
     state = RunState.load(output_dir)
     if state is None:
         if (output_dir / BACKUP_DIR).exists() or (output_dir / "best").exists():
@@ -238,7 +239,10 @@ def resume_state(output_dir, settings, plan):
                 f"{output_dir} holds files of another run (best/ or backup/) but no {STATE_FILE}; remove them, "
                 "choose another output folder, or pass overwrite=True"
             )
-        return RunState(settings)
+        state = RunState(settings)
+        if save:
+            state.save(output_dir)
+        return state
     changed = differences(state.settings, settings)
     if changed:
         raise ValueError(

@@ -59,6 +59,8 @@ def install(moment, count):
         "validation": lambda: patch(entity_f1_callback, "predict_tags", count=count),
         # while the best model is written (the encoder is, the tokenizer is not)
         "best-write": lambda: patch(transformers.PreTrainedTokenizerBase, "save_pretrained", count=count),
+        # after the best model is written, before the epoch's rows are
+        "best-written": lambda: patch(kerasner.callbacks.BestModelCheckpoint, "save", "after", count=count),
         # between the two renames that swap in a new best model: best/ is missing
         "best-renames": lambda: patch(
             pathlib.Path, "rename", "after", lambda self, target: str(target).endswith("best.old"), count

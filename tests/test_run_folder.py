@@ -20,10 +20,10 @@ ARGS = ["--epochs", "4", "--verbose", "0"]
 # Moments of one run, in the order a run reaches them (see kill_at.py). Every process of the
 # chain is killed at its moment, and the next one goes on from what the kill left.
 ALL_MOMENTS = [
-    "mid-epoch", "validation@2", "best-write", "best-renames", "state-csv", "csv-backup", "backup-index",
+    "mid-epoch", "best-written", "validation@2", "best-write", "best-renames", "state-csv", "csv-backup", "backup-index",
     "epoch-start@2", "end-of-fit", "after-training", "report", "plots", "metrics",
 ]
-QUICK_MOMENTS = ["mid-epoch", "best-renames", "csv-backup", "report"]
+QUICK_MOMENTS = ["mid-epoch", "best-written", "best-renames", "csv-backup", "report"]
 # Log values that measure time, not training.
 TIMING = {"train_seconds", "train_tokens_per_second"}
 TEXTS = ["John Smith visited Paris on Monday.", "The United Nations said the army killed soldiers in Berlin."]
@@ -89,12 +89,12 @@ def kill_chain(tmp_path, moments):
     assert again.returncode == 2 and "holds a finished run" in again.stderr
 
 
-def test_a_run_killed_at_four_moments_ends_as_the_uninterrupted_run(tmp_path):
+def test_a_run_killed_at_five_moments_ends_as_the_uninterrupted_run(tmp_path):
     kill_chain(tmp_path, QUICK_MOMENTS)
 
 
 @pytest.mark.slow
-def test_a_run_killed_at_thirteen_moments_ends_as_the_uninterrupted_run(tmp_path):
+def test_a_run_killed_at_fourteen_moments_ends_as_the_uninterrupted_run(tmp_path):
     kill_chain(tmp_path, ALL_MOMENTS)
 
 
