@@ -277,13 +277,13 @@ def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags"):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise DataFormatError(path, number, f"not valid JSON ({error.msg})", line[:80]) from error
+            raise DataFormatError(path, number, f"not valid JSON ({error.msg})", line) from error
         if not isinstance(record, dict) or tokens_key not in record or tags_key not in record:
-            raise DataFormatError(path, number, f"expected an object with keys {tokens_key!r} and {tags_key!r}", line[:80])
+            raise DataFormatError(path, number, f"expected an object with keys {tokens_key!r} and {tags_key!r}", line)
         tokens, tags = record[tokens_key], record[tags_key]
         if not isinstance(tokens, list) or not isinstance(tags, list) or not tokens or len(tokens) != len(tags):
             raise DataFormatError(
-                path, number, f"{tokens_key!r} and {tags_key!r} must be non-empty lists of equal length", line[:80]
+                path, number, f"{tokens_key!r} and {tags_key!r} must be non-empty lists of equal length", line
             )
         if not all(isinstance(token, str) and token for token in tokens):
             raise DataFormatError(path, number, "every token must be a non-empty string", tokens)
