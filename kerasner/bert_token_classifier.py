@@ -505,9 +505,14 @@ class BertTokenClassifier(keras.Model):
     def save_pretrained(self, directory, tokenizer=None):
         """Writes everything inference needs to `directory`.
 
-        The directory holds the encoder (`config.json`, `tf_model.h5`, loadable by
-        transformers as it is), the tokenizer, the head weights and `kerasner.json` (labels,
-        config, kerasner version). `BertTokenClassifier.from_pretrained(directory)` restores it.
+        The directory is a transformers token-classification model as it stands: `config.json`
+        (with `id2label` and `label2id`) and `tf_model.h5` hold the encoder and this head as the
+        `classifier` of `TFAutoModelForTokenClassification` (for BERT,
+        `TFBertForTokenClassification`), so transformers' `from_pretrained` and `pipeline` load
+        it. Besides, it holds the tokenizer, the head weights and `kerasner.json` (labels, config,
+        kerasner version). `BertTokenClassifier.from_pretrained(directory)` restores it.
+
+        A subclass with another head is saved with its encoder alone in `tf_model.h5`.
 
         Args:
             directory: path. Created if missing; existing files of the same names are replaced.
@@ -519,7 +524,12 @@ class BertTokenClassifier(keras.Model):
             self(self.dummy_inputs(), training=False)
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(directory)
+        transformers_model = self._as_transformers_model()
+        if transformers_model is None:
+            self.encoder.save_pretrained(directory)
+        else:
+            transformers_model.save_pretrained(directory)
+            _drop_weightless_layers(directory / transformers.TF2_WEIGHTS_NAME)
         tokenizer = tokenizer if tokenizer is not None else self.tokenizer
         if tokenizer is not None:
             tokenizer.save_pretrained(directory)
@@ -535,6 +545,31 @@ class BertTokenClassifier(keras.Model):
             "head_weights": [[weight.name, list(weight.shape)] for weight in head],
         }
         (directory / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+
+    def _as_transformers_model(self):
+        """This model as transformers' `TFAutoModelForTokenClassification`, with the same weights,
+        or None when the head is not a plain dropout + dense `classifier`."""
+        own_head = type(self).classify is BertTokenClassifier.classify and type(self).call is BertTokenClassifier.call
+        if not (own_head and isinstance(self.classifier, keras.layers.Dense) and self.classifier.activation is keras.activations.linear):
+            return None
+        config = type(self.encoder.config).from_dict(self.encoder.config.to_dict())
+        config.id2label, config.label2id = self.id2label, self.label2id
+        config.num_labels = self.num_labels
+        config.classifier_dropout = self.dropout
+        try:
+            model = transformers.TFAutoModelForTokenClassification.from_config(config)
+        except ValueError:  # no token-classification class for this encoder
+            return None
+        model(model.dummy_inputs, training=False)
+        prefix = self.encoder.base_model_prefix
+        source = {_inner_name(weight.name): weight for weight in getattr(self.encoder, prefix).weights}
+        source.update({f"classifier/{_inner_name(weight.name)}": weight for weight in self.classifier.weights})
+        targets = [(f"classifier/{_inner_name(w.name)}" if w.name.split("/")[1] == "classifier" else _inner_name(w.name), w) for w in model.weights]
+        if any(name not in source or tuple(source[name].shape) != tuple(w.shape) for name, w in targets):
+            return None
+        for name, weight in targets:
+            weight.assign(source[name])
+        return model
 
     @classmethod
     def from_pretrained(
@@ -572,7 +607,7 @@ class BertTokenClassifier(keras.Model):
             labels = validate_labels(labels, ignore_index)
             _check_encoder_location(name_or_dir)
             with _load_errors(name_or_dir, "the encoder"):
-                encoder = transformers.TFAutoModel.from_pretrained(str(name_or_dir), **kwargs)
+                encoder = _load_encoder(str(name_or_dir), **kwargs)
             model = cls(
                 encoder=encoder, labels=labels, dropout=dropout, ignore_index=ignore_index, word_splitter=word_splitter
             )
@@ -619,6 +654,78 @@ class BertTokenClassifier(keras.Model):
         for weight, value in zip(head, values):
             weight.assign(value)
         return model
+
+
+_HUB_OPTIONS = ("cache_dir", "force_download", "local_files_only", "proxies", "revision", "subfolder", "token")
+
+
+def _load_encoder(name_or_dir, **kwargs):
+    """`TFAutoModel.from_pretrained`, or, for a checkpoint that holds only PyTorch-format
+    safetensors (`model.safetensors`, or shards listed in `model.safetensors.index.json`), a
+    TensorFlow encoder filled from them without torch."""
+    files = _pytorch_safetensors(name_or_dir, {key: kwargs[key] for key in _HUB_OPTIONS if key in kwargs})
+    if not files:
+        return transformers.TFAutoModel.from_pretrained(name_or_dir, **kwargs)
+    import safetensors.numpy
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    config_options = {key: kwargs.pop(key) for key in _HUB_OPTIONS if key in kwargs}
+    config = transformers.AutoConfig.from_pretrained(name_or_dir, **config_options)
+    encoder = transformers.TFAutoModel.from_config(config, **kwargs)
+    encoder.build_in_name_scope()
+    state = {}
+    for path in files:
+        state.update(safetensors.numpy.load_file(path))
+    # A checkpoint of a whole model (heads, a pooler or not) fills what the encoder has.
+    load_pytorch_state_dict_in_tf2_model(encoder, state, tf_inputs=False, allow_missing_keys=True)
+    return encoder
+
+
+def _pytorch_safetensors(name_or_dir, options):
+    """The PyTorch-format safetensors files of a checkpoint that has no TensorFlow weights, or None."""
+    from transformers.utils import cached_file
+
+    def find(filename):
+        return cached_file(
+            name_or_dir, filename, _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False, **options,
+        )
+
+    if find(transformers.TF2_WEIGHTS_NAME) or find(transformers.TF2_WEIGHTS_NAME + ".index.json"):
+        return None
+    index = find("model.safetensors.index.json")
+    if index:
+        shards = sorted(set(json.loads(Path(index).read_text())["weight_map"].values()))
+        files = [find(shard) for shard in shards]
+        if not all(files):
+            raise OSError(f"{name_or_dir}: missing safetensors shards of {index}")
+    else:
+        files = [path for path in [find("model.safetensors")] if path]
+    if not files:
+        return None
+    import safetensors
+
+    with safetensors.safe_open(files[0], framework="np") as archive:
+        stored_format = (archive.metadata() or {}).get("format", "pt")
+    return files if stored_format == "pt" else None  # TensorFlow-format safetensors load as they are
+
+
+def _drop_weightless_layers(path):
+    """Removes the layers without weights (the dropout, named by a per-process counter such as
+    "dropout_38") from a Keras HDF5 weights file, which transformers would report as unexpected."""
+    import h5py
+
+    with h5py.File(path, "r+") as weights:
+        names = list(weights.attrs["layer_names"])
+        kept = [name for name in names if len(weights[name].attrs["weight_names"])]
+        for name in set(names) - set(kept):
+            del weights[name]
+        weights.attrs["layer_names"] = kept
+
+
+def _inner_name(name):
+    """A weight's name below its model's and its main layer's scope: "tf_bert_model/bert/x:0" -> "x"."""
+    return name.split("/", 2)[-1].split(":")[0]
 
 
 def _check_encoder_location(name_or_dir):
