@@ -509,8 +509,8 @@ class BertTokenClassifier(keras.Model):
         (with `id2label` and `label2id`) and `tf_model.h5` hold the encoder and this head as the
         `classifier` of `TFAutoModelForTokenClassification` (for BERT,
         `TFBertForTokenClassification`), so transformers' `from_pretrained` and `pipeline` load
-        it. Besides, it holds the tokenizer, the head weights and `kerasner.json` (labels, config,
-        kerasner version). `BertTokenClassifier.from_pretrained(directory)` restores it.
+        it. Besides, it holds the tokenizer, the head weights, `kerasner.json` (labels, config,
+        kerasner version) and a model card, `README.md` (`kerasner.model_card`). `BertTokenClassifier.from_pretrained(directory)` restores it.
 
         A subclass with another head is saved with its encoder alone in `tf_model.h5`.
 
@@ -524,7 +524,7 @@ class BertTokenClassifier(keras.Model):
             self(self.dummy_inputs(), training=False)
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        transformers_model = self._as_transformers_model()
+        transformers_model, left_out = self._as_transformers_model()
         if transformers_model is None:
             self.encoder.save_pretrained(directory)
         else:
@@ -534,7 +534,9 @@ class BertTokenClassifier(keras.Model):
         if tokenizer is not None:
             tokenizer.save_pretrained(directory)
         head = self._head_weights()
-        np.savez(directory / HEAD_WEIGHTS_FILE, *[weight.numpy() for weight in head])
+        # The encoder weights the token-classification class has no place for (BERT's pooler,
+        # unused here) are kept with the head, so that a saved model loads back weight for weight.
+        np.savez(directory / HEAD_WEIGHTS_FILE, *[weight.numpy() for weight in head + left_out])
         config = self.get_config()
         config.pop("encoder")
         manifest = {
@@ -543,15 +545,20 @@ class BertTokenClassifier(keras.Model):
             "encoder_class": type(self.encoder).__name__,
             "config": config,
             "head_weights": [[weight.name, list(weight.shape)] for weight in head],
+            "encoder_weights": [[_inner_name(weight.name), list(weight.shape)] for weight in left_out],
         }
         (directory / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        from kerasner.model_card import CARD_FILE, model_card
+
+        (directory / CARD_FILE).write_text(model_card(self))
 
     def _as_transformers_model(self):
-        """This model as transformers' `TFAutoModelForTokenClassification`, with the same weights,
-        or None when the head is not a plain dropout + dense `classifier`."""
+        """This model as transformers' `TFAutoModelForTokenClassification` with the same weights, and
+        the encoder weights it leaves out; `(None, [])` when the head is not a plain dropout + dense
+        `classifier`."""
         own_head = type(self).classify is BertTokenClassifier.classify and type(self).call is BertTokenClassifier.call
         if not (own_head and isinstance(self.classifier, keras.layers.Dense) and self.classifier.activation is keras.activations.linear):
-            return None
+            return None, []
         config = type(self.encoder.config).from_dict(self.encoder.config.to_dict())
         config.id2label, config.label2id = self.id2label, self.label2id
         config.num_labels = self.num_labels
@@ -559,17 +566,18 @@ class BertTokenClassifier(keras.Model):
         try:
             model = transformers.TFAutoModelForTokenClassification.from_config(config)
         except ValueError:  # no token-classification class for this encoder
-            return None
+            return None, []
         model(model.dummy_inputs, training=False)
         prefix = self.encoder.base_model_prefix
         source = {_inner_name(weight.name): weight for weight in getattr(self.encoder, prefix).weights}
         source.update({f"classifier/{_inner_name(weight.name)}": weight for weight in self.classifier.weights})
         targets = [(f"classifier/{_inner_name(w.name)}" if w.name.split("/")[1] == "classifier" else _inner_name(w.name), w) for w in model.weights]
         if any(name not in source or tuple(source[name].shape) != tuple(w.shape) for name, w in targets):
-            return None
+            return None, []
         for name, weight in targets:
             weight.assign(source[name])
-        return model
+        placed = {name for name, _ in targets}
+        return model, [weight for name, weight in source.items() if name not in placed]
 
     @classmethod
     def from_pretrained(
@@ -643,15 +651,20 @@ class BertTokenClassifier(keras.Model):
         model.trainable = trainable
         model(model.dummy_inputs(), training=False)
         head = model._head_weights()
+        main = {_inner_name(weight.name): weight for weight in getattr(encoder, encoder.base_model_prefix).weights}
+        try:
+            kept = [main[name] for name, _ in manifest.get("encoder_weights", [])]
+        except KeyError as error:
+            raise ValueError(f"{path / MODEL_FILE}: the encoder has no weight {error.args[0]!r}") from None
         with _load_errors(path / HEAD_WEIGHTS_FILE, "the head weights"), np.load(path / HEAD_WEIGHTS_FILE) as stored:
             values = [stored[f"arr_{i}"] for i in range(len(stored.files))]
-        shapes = [tuple(weight.shape) for weight in head]
+        shapes = [tuple(weight.shape) for weight in head + kept]
         if shapes != [value.shape for value in values]:
             raise ValueError(
                 f"The head weights in {path / HEAD_WEIGHTS_FILE} do not fit {cls.__name__}: stored "
                 f"shapes {[value.shape for value in values]}, expected {shapes}."
             )
-        for weight, value in zip(head, values):
+        for weight, value in zip(head + kept, values):
             weight.assign(value)
         return model
 

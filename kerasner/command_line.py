@@ -1,6 +1,11 @@
-"""What every kerasner script shares: parse the flags, run, turn bad input into one line."""
+"""What every kerasner command shares: parse the flags, run, turn bad input into one line, and keep
+TensorFlow's log lines out of the output."""
 
+import contextlib
+import os
+import re
 import sys
+import threading
 
 from kerasner.viterbi_decode import DECODES
 from kerasner.word_splitter import SPLITTERS
@@ -15,10 +20,74 @@ def run_command(parser, run, argv=None):
     """
     args = parser.parse_args(argv)
     try:
-        return run(args)
+        with native_logs_filtered():
+            return run(args)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+# TensorFlow's C++ log lines ("I0000 00:00:1796175148.024696   20355 port.cc:153] oneDNN ...",
+# "E0000 ... failed call to cuInit") and absl's notice before them. TF_CPP_MIN_LOG_LEVEL no longer
+# holds them back in TensorFlow 2.21.
+NATIVE_LOG = re.compile(rb"[IWEF]\d{4} \d+:\d+:\d+\.\d+ +\d+ [^ \]]+:\d+\] |WARNING: All log messages before absl::InitializeLog\(\) is called")
+_MAYBE_LOG = re.compile(rb"[IWEF]\d{0,4}( \d*(:\d*(:\d*(\.\d*( +\d*( [^ \]\n]*)?)?)?)?)?)?$|W(A(R(N(I(N(G(:.*)?)?)?)?)?)?)?$")
+
+
+@contextlib.contextmanager
+def native_logs_filtered():
+    """Drops TensorFlow's native log lines from the process's stderr (file descriptor 2), unless
+    `TF_CPP_MIN_LOG_LEVEL` is 0 (`kerasner --verbose`). Everything else written there passes
+    through as it comes, progress bars included; on a terminal, stderr stays a terminal."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+        return
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # its Python warnings, "slow callback" and others
+    sys.stderr.flush()
+    original = os.dup(2)
+    if os.isatty(original):
+        import pty
+        import tty
+
+        reader, writer = pty.openpty()
+        tty.setraw(writer)
+    else:
+        reader, writer = os.pipe()
+    os.dup2(writer, 2)
+    os.close(writer)
+    pump = threading.Thread(target=_forward, args=(reader, original), daemon=True)
+    pump.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(original, 2)  # the last writer of the pipe closes: the pump reads its end
+        pump.join(timeout=5)
+        os.close(original)
+
+
+def _forward(reader, target):
+    """Copies `reader` to `target` but for whole lines that are native log lines."""
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(reader, 1 << 16)
+        except OSError:  # a pseudo-terminal whose other end closed
+            chunk = b""
+        if not chunk:
+            break
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        out = b"".join(line + b"\n" for line in lines if not NATIVE_LOG.match(line))
+        if pending and not _MAYBE_LOG.match(pending):  # a progress bar's line in the making
+            out, pending = out + pending, b""
+        if out:
+            os.write(target, out)
+    if pending and not NATIVE_LOG.match(pending):
+        os.write(target, pending)
+    os.close(reader)
 
 
 def add_decode_argument(parser):

@@ -197,10 +197,13 @@ class TextToEntities(tf.Module):
     def word_logits(self, num_words, pieces):
         """The logits `[words, num_labels]` of every word, read at its first sub-token in the
         window that owns it, a block of words at a time."""
-        blocks = self._blocks(num_words)
-        piece_offsets = tf.concat([[0], tf.cumsum(pieces.row_lengths())], 0)  # over all words of the batch
-        windows = self._windows(blocks, piece_offsets)
-        return self._run_model(windows, pieces.flat_values, tf.reduce_sum(num_words))
+        def read():
+            blocks = self._blocks(num_words)
+            piece_offsets = tf.concat([[0], tf.cumsum(pieces.row_lengths())], 0)  # over all words of the batch
+            return self._run_model(self._windows(blocks, piece_offsets), pieces.flat_values, tf.reduce_sum(num_words))
+
+        no_words = lambda: tf.zeros([0, int(self.labels.shape[0])])  # noqa: E731  a batch of empty texts
+        return tf.cond(tf.reduce_sum(num_words) > 0, read, no_words)
 
     def decode(self, num_words, word_logits):
         """Label ids `[words]`: Viterbi per block (a block starts where the one before ended), or argmax."""
@@ -307,11 +310,9 @@ class TextToEntities(tf.Module):
             active = active & (end < num_words)
             return tf.where(active, following, start), active, starts, ends, actives
 
-        arrays = [tf.TensorArray(dtype, size=0, dynamic_size=True) for dtype in (tf.int64, tf.int64, tf.bool)]
-        start = tf.zeros_like(num_words)
-        _, _, *arrays = tf.while_loop(
-            lambda start, active, *_: tf.reduce_any(active), cut, (start, num_words > 0, *arrays)
-        )
+        arrays = [tf.TensorArray(dtype, size=0, dynamic_size=True, element_shape=[None]) for dtype in (tf.int64, tf.int64, tf.bool)]
+        first_round = cut(tf.zeros_like(num_words), num_words > 0, *arrays)  # one round even without blocks
+        _, _, *arrays = tf.while_loop(lambda start, active, *_: tf.reduce_any(active), cut, first_round)
         starts, ends, actives = (tf.transpose(array.stack()) for array in arrays)  # [blocks, rounds]
         # A word belongs to the window where it lies furthest from the edge.
         count = tf.reduce_sum(tf.cast(actives, tf.int64), 1, keepdims=True)
@@ -418,3 +419,16 @@ def export_saved_model(predictor, directory, version=None):
     }
     tf.saved_model.save(module, str(target), signatures=signatures)
     return target
+
+
+def export_tflite(saved_model, path):
+    """Converts the `logits` signature of an exported SavedModel to a TensorFlow Lite file.
+
+    The TFLite model takes int32 `input_ids` and `attention_mask`; resize its inputs to the
+    batch's shape (`interpreter.resize_tensor_input`) before `allocate_tensors`.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["logits"])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(converter.convert())
+    return path

@@ -26,7 +26,7 @@ LEARNING_RATE_SPAN = 3.0
 class NerHyperModel(keras_tuner.HyperModel):
     """Search space for fine-tuning: learning rate, warm-up, weight decay, dropout, batch size, epochs.
 
-    The defaults follow `train.py`'s: the learning rate is searched within 3x either side of
+    The defaults follow `kerasner train`'s: the learning rate is searched within 3x either side of
     `kerasner.default_learning_rate` of the encoder's width (1.7e-5 to 1.5e-4 around 5e-5 for
     BERT-base), and each trial plans its own length (at least 3 epochs and 1,000 optimizer steps,
     stopping after 2 epochs without a better entity F1) unless `epochs` is given.

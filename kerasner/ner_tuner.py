@@ -141,7 +141,7 @@ class NerTuner(keras_tuner.Tuner):
         return BertTokenClassifier.from_pretrained(self.trial_dir(trial.trial_id) / "best")
 
     def best_hyperparameters(self):
-        """The best trial's values, as `scripts/train.py --config` reads them."""
+        """The best trial's values, as `kerasner train --config` reads them."""
         best = self.oracle.get_best_trials(1)
         if not best:
             raise ValueError(f"No finished trial in {self.project_dir}; run `search` first")

@@ -1,6 +1,6 @@
 """A small BERT built from scratch, with a WordPiece vocabulary made from the training words.
 
-It needs no download, so `scripts/train.py --model tiny` and `make train` run fully offline.
+It needs no download, so `kerasner train --model tiny` and `make train` run fully offline.
 """
 
 import collections

@@ -1,8 +1,8 @@
 """Every setting of a training run, with its default, in one place.
 
-`scripts/train.py`'s flags, a `--config` JSON file, `train_token_classifier` and the tuner's search
+`kerasner train`'s flags, a `--config` JSON file, `train_token_classifier` and the tuner's search
 space take their defaults from `TrainingConfig`. A run folder keeps the resolved config of its run in
-`config.json`; `train.py --config runs/x/config.json` runs it again.
+`config.json`; `kerasner train --config runs/x/config.json` runs it again.
 """
 
 import dataclasses
@@ -61,6 +61,7 @@ class TrainingConfig:
     mixed_precision: str = "off"  # auto, float16, bfloat16 or off
     # --- output -----------------------------------------------------------------------------
     output: str = "runs/train"
+    tensorboard: str | None = None  # a folder for TensorBoard logs of each epoch
 
     @classmethod
     def from_sources(cls, *sources):

@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-import environment_defaults  # noqa: F401  (sets TensorFlow's environment before it is imported)
+import kerasner.commands  # noqa: F401  (sets TensorFlow's environment before it is imported)
 
 
 SPEED_RECIPES = (

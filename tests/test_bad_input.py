@@ -12,7 +12,7 @@ import kerasner
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-import train  # noqa: E402
+from kerasner.commands import train  # noqa: E402
 
 CONLL = "John\tB-per\nSmith\tI-per\nvisited\tO\nParis\tB-geo\n.\tO\n\nMary\tB-per\nleft\tO\n"
 

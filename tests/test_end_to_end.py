@@ -14,9 +14,9 @@ from kerasner.entity_predictor import decode_entities
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-import evaluate  # noqa: E402
-import predict  # noqa: E402
-import train  # noqa: E402
+from kerasner.commands import evaluate, export  # noqa: E402
+from kerasner.commands import predict  # noqa: E402
+from kerasner.commands import train  # noqa: E402
 
 TEXT = "Yesterday Anna Keller flew from Lisbon to Oslo , and Norlund Energy said it hired Omar Haddad in 2024 ."
 
@@ -24,7 +24,7 @@ TEXT = "Yesterday Anna Keller flew from Lisbon to Oslo , and Norlund Energy said
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     output = tmp_path_factory.mktemp("e2e") / "run"
-    assert train.main(["--output", str(output), "--epochs", "8", "--verbose", "0"]) == 0
+    assert train.main(["--output", str(output), "--epochs", "8", "--verbose", "0", "--tensorboard", str(output / "logs")]) == 0
     return output
 
 
@@ -184,3 +184,79 @@ def test_decode_entities(tags, expected):
     words = [("a", 0, 1), ("b", 2, 3), ("c", 4, 5), ("d", 6, 7)]
     entities = decode_entities(text, words, tags, [0.5, 0.7, 0.9, 1.0])
     assert [(e["text"], e["label"]) for e in entities] == expected
+
+
+def test_tensorboard_logs_and_the_model_card_of_the_run(trained):
+    assert list((trained / "logs" / "train").glob("events.out.tfevents.*"))
+    assert list((trained / "logs" / "validation").glob("events.out.tfevents.*"))
+    card = (trained / "best" / "README.md").read_text()
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert f"F1 {metrics['entity']['f1']:.4f}" in card and "| per |" in card and "- Command: `" in card
+    assert "--tensorboard" in card and "the embedded sample corpus" in card
+
+
+# Loads the SavedModel with TensorFlow and tensorflow-text alone, and prints its entities as JSON.
+FRESH_PROCESS = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the text ops)
+texts = json.loads(sys.stdin.read())
+ner = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+out = {key: value.numpy() for key, value in ner(text=tf.constant(texts)).items()}
+found = [
+    [[int(out["starts"][i, j]), int(out["ends"][i, j]), out["labels"][i, j].decode(), float(out["scores"][i, j])]
+     for j in range(int(out["num_entities"][i]))]
+    for i in range(len(texts))
+]
+loaded = sorted({name.split(".")[0] for name in sys.modules} & {"kerasner", "transformers", "tf_keras", "torch"})
+print(json.dumps({"entities": found, "loaded": loaded}))
+"""
+
+
+def test_the_exported_saved_model_finds_the_predictor_s_entities_in_a_process_without_kerasner(trained, tmp_path, capsys):
+    assert export.main(["--model", str(trained / "best"), "--output", str(tmp_path / "serving")]) == 0
+    assert "serving/1 (signatures serving_default, logits)" in capsys.readouterr().out
+    texts = [TEXT, "", "  Mei Lin visited\tKrakow in March.  ", "Ünïcödé Ärger in Zürich 😀, 北京 .", " ".join([TEXT] * 40)]
+    import os
+    import subprocess
+
+    # transformers sets TF_USE_LEGACY_KERAS=1 in this process, which makes tf.keras (touched by
+    # the loader) import tf_keras; a serving process has no such variable.
+    env = {key: value for key, value in os.environ.items() if key != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(tmp_path / "serving" / "1")],
+        input=json.dumps(texts), capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout)
+    assert answer["loaded"] == []  # neither kerasner, transformers, tf_keras nor torch
+    expected = kerasner.EntityPredictor.from_pretrained(trained / "best")(texts)
+    assert sum(map(len, expected)) > 40
+    for got, want in zip(answer["entities"], expected):
+        assert [g[:3] for g in got] == [[e["start"], e["end"], e["label"]] for e in want]
+        assert np.allclose([g[3] for g in got], [e["score"] for e in want], atol=1e-4)
+    assert export.main(["--model", str(trained / "best"), "--output", str(tmp_path / "serving")]) == 0
+    assert (tmp_path / "serving" / "2" / "saved_model.pb").is_file()  # a new version for TF Serving to pick up
+
+
+def test_the_logits_signature_and_its_tflite_model_take_any_length(trained, tmp_path):
+    import tensorflow as tf
+
+    from kerasner.export import export_tflite
+
+    model = kerasner.BertTokenClassifier.from_pretrained(trained / "best")
+    path = kerasner.export_saved_model(kerasner.EntityPredictor(model), tmp_path / "serving")
+    logits = tf.saved_model.load(str(path)).signatures["logits"]
+    lite = tf.lite.Interpreter(model_path=str(export_tflite(path, tmp_path / "logits.tflite"))).get_signature_runner("logits")
+    for length in (9, 40):  # a model saved by Keras would take only its build length
+        x = model.tokenizer([TEXT[: length * 3]] * 2, return_tensors="np", padding="max_length", max_length=length, truncation=True)
+        x = {"input_ids": x["input_ids"].astype("int32"), "attention_mask": x["attention_mask"].astype("int32")}
+        expected = model(x).numpy()
+        np.testing.assert_allclose(logits(**x)["logits"].numpy(), expected, atol=1e-5)
+        np.testing.assert_allclose(lite(**x)["logits"], expected, atol=1e-4)
+
+
+def test_export_of_a_folder_that_is_no_model_is_one_line(tmp_path, capsys):
+    assert export.main(["--model", str(tmp_path), "--output", str(tmp_path / "serving")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1

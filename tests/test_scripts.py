@@ -14,11 +14,11 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 import benchmark  # noqa: E402
-import evaluate  # noqa: E402
+from kerasner.commands import evaluate  # noqa: E402
 import make_sample_data  # noqa: E402
-import predict  # noqa: E402
-import train  # noqa: E402
-import tune  # noqa: E402
+from kerasner.commands import predict  # noqa: E402
+from kerasner.commands import train  # noqa: E402
+from kerasner.commands import tune  # noqa: E402
 
 
 @pytest.mark.parametrize("module", [train, tune, evaluate, predict, benchmark, make_sample_data])
