@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 train: install
-	$(PY) scripts/train.py $(ARGS)
+	$(VENV)/bin/kerasner train $(ARGS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -524,12 +524,10 @@ class BertTokenClassifier(keras.Model):
             self(self.dummy_inputs(), training=False)
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        transformers_model, left_out = self._as_transformers_model()
-        if transformers_model is None:
+        left_out = self._save_as_token_classifier(directory)
+        if left_out is None:
             self.encoder.save_pretrained(directory)
-        else:
-            transformers_model.save_pretrained(directory)
-            _drop_weightless_layers(directory / transformers.TF2_WEIGHTS_NAME)
+            left_out = []
         tokenizer = tokenizer if tokenizer is not None else self.tokenizer
         if tokenizer is not None:
             tokenizer.save_pretrained(directory)
@@ -552,32 +550,49 @@ class BertTokenClassifier(keras.Model):
 
         (directory / CARD_FILE).write_text(model_card(self))
 
-    def _as_transformers_model(self):
-        """This model as transformers' `TFAutoModelForTokenClassification` with the same weights, and
-        the encoder weights it leaves out; `(None, [])` when the head is not a plain dropout + dense
-        `classifier`."""
+    def _save_as_token_classifier(self, directory):
+        """Writes `config.json` and `tf_model.h5` as transformers' token-classification model of
+        this encoder (`TFBertForTokenClassification` for BERT): the encoder's main layer and this
+        head as its `classifier`. The file is written directly, without building that model, so
+        that a callback under a `tf.distribute` strategy creates no variables.
+
+        Returns:
+            The encoder weights that class has no place for (BERT's pooler, unused here), or None
+            when the head is not a plain dropout + dense `classifier` or the encoder has no
+            token-classification class; then nothing is written.
+        """
+        from transformers.models.auto.modeling_tf_auto import TF_MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES
+        from transformers.tf_utils import save_attributes_to_hdf5_group
+
         own_head = type(self).classify is BertTokenClassifier.classify and type(self).call is BertTokenClassifier.call
-        if not (own_head and isinstance(self.classifier, keras.layers.Dense) and self.classifier.activation is keras.activations.linear):
-            return None, []
+        plain = isinstance(self.classifier, keras.layers.Dense) and self.classifier.activation is keras.activations.linear
+        class_name = TF_MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES.get(self.encoder.config.model_type)
+        main = getattr(self.encoder, self.encoder.base_model_prefix, None)
+        if not (own_head and plain and class_name and main is not None):
+            return None
         config = type(self.encoder.config).from_dict(self.encoder.config.to_dict())
-        config.id2label, config.label2id = self.id2label, self.label2id
-        config.num_labels = self.num_labels
-        config.classifier_dropout = self.dropout
-        try:
-            model = transformers.TFAutoModelForTokenClassification.from_config(config)
-        except ValueError:  # no token-classification class for this encoder
-            return None, []
-        model(model.dummy_inputs, training=False)
-        prefix = self.encoder.base_model_prefix
-        source = {_inner_name(weight.name): weight for weight in getattr(self.encoder, prefix).weights}
-        source.update({f"classifier/{_inner_name(weight.name)}": weight for weight in self.classifier.weights})
-        targets = [(f"classifier/{_inner_name(w.name)}" if w.name.split("/")[1] == "classifier" else _inner_name(w.name), w) for w in model.weights]
-        if any(name not in source or tuple(source[name].shape) != tuple(w.shape) for name, w in targets):
-            return None, []
-        for name, weight in targets:
-            weight.assign(source[name])
-        placed = {name for name, _ in targets}
-        return model, [weight for name, weight in source.items() if name not in placed]
+        config.id2label, config.label2id, config.num_labels = self.id2label, self.label2id, self.num_labels
+        config.architectures = [class_name[2:]]  # "TFBertForTokenClassification" -> "BertForTokenClassification"
+        config.save_pretrained(directory)
+        kept = [weight for weight in main.weights if "/pooler/" not in weight.name]
+        top = main.weights[0].name.split("/")[0]  # the model's name scope, which loading ignores
+        layers = {
+            self.encoder.base_model_prefix: [(weight.name, weight) for weight in kept],
+            "classifier": [(f"{top}/classifier/{_inner_name(weight.name)}:0", weight) for weight in self.classifier.weights],
+        }
+        import h5py
+
+        # The layout of Keras' HDF5 weights: a group per layer, its weights under their names.
+        with h5py.File(Path(directory) / transformers.TF2_WEIGHTS_NAME, "w") as weights_file:
+            save_attributes_to_hdf5_group(weights_file, "layer_names", [name.encode() for name in layers])
+            weights_file.attrs["backend"] = b"tensorflow"
+            weights_file.attrs["keras_version"] = keras.__version__.encode()
+            for layer, named in layers.items():
+                group = weights_file.create_group(layer)
+                save_attributes_to_hdf5_group(group, "weight_names", [name.encode() for name, _ in named])
+                for name, weight in named:
+                    group.create_dataset(name, data=weight.numpy())
+        return [weight for weight in main.weights if "/pooler/" in weight.name]
 
     @classmethod
     def from_pretrained(
@@ -721,19 +736,6 @@ def _pytorch_safetensors(name_or_dir, options):
     with safetensors.safe_open(files[0], framework="np") as archive:
         stored_format = (archive.metadata() or {}).get("format", "pt")
     return files if stored_format == "pt" else None  # TensorFlow-format safetensors load as they are
-
-
-def _drop_weightless_layers(path):
-    """Removes the layers without weights (the dropout, named by a per-process counter such as
-    "dropout_38") from a Keras HDF5 weights file, which transformers would report as unexpected."""
-    import h5py
-
-    with h5py.File(path, "r+") as weights:
-        names = list(weights.attrs["layer_names"])
-        kept = [name for name in names if len(weights[name].attrs["weight_names"])]
-        for name in set(names) - set(kept):
-            del weights[name]
-        weights.attrs["layer_names"] = kept
 
 
 def _inner_name(name):

@@ -243,9 +243,9 @@ class TextToEntities(tf.Module):
         first_word = tf.concat([[True], text_of_word[1:] != text_of_word[:-1]], 0)[: tf.size(ids)]
         after = lambda values, fill: tf.concat([tf.constant([fill], values.dtype), values[:-1]], 0)  # noqa: E731
         continues = inside & after(opens, False) & (after(kind, -1) == kind) & ~first_word
-        entity = tf.cumsum(tf.cast(opens & ~continues, tf.int64)) - 1
-        member = tf.where(opens)[:, 0]
-        entity, count = tf.gather(entity, member), tf.reduce_sum(tf.cast(opens & ~continues, tf.int64))
+        begins = tf.cast(opens & ~continues, tf.int64)
+        member = tf.where(opens)[:, 0]  # the words inside entities
+        entity, count = tf.gather(tf.cumsum(begins) - 1, member), tf.reduce_sum(begins)
         entity_starts = tf.math.unsorted_segment_min(tf.gather(starts, member), entity, count)
         entity_ends = tf.math.unsorted_segment_max(tf.gather(ends, member), entity, count)
         entity_scores = tf.math.unsorted_segment_mean(tf.gather(scores, member), entity, count)

@@ -11,6 +11,10 @@ Commands:
            this machine; then
            compare inference sentences/s of kerasner's EntityPredictor with transformers'
            pipeline("token-classification").
+    serving throughput of a trained model on raw text (a corpus's validation sentences, detokenized):
+           its exported SavedModel, EntityPredictor and transformers' pipeline on the same folder,
+           at batch 32 and at batch 1, taking turns in rounds; and on how many texts (the whole
+           split, and fuzz texts) the SavedModel gives exactly EntityPredictor's entities.
     quality fine-tune a pretrained encoder with kerasner and with the transformers TensorFlow recipe
            for the same epochs on GMB (80/20 sentence split, seed 42) and WNUT-17 (train, scored on
            dev); write entity P/R/F1 overall and per type, time and peak memory of each run.
@@ -18,6 +22,7 @@ Commands:
 Examples:
     python scripts/benchmark.py data --data $KERASNER_DATA_DIR/gmb/ner_dataset.csv --model $KERASNER_MODEL_DIR
     python scripts/benchmark.py speed --data $KERASNER_DATA_DIR/gmb/ner_dataset.csv --sentences 2048 --output speed.json
+    python scripts/benchmark.py serving --model runs/gmb/best --data $KERASNER_DATA_DIR/gmb/ner_dataset.csv --output docs/serving.json
     python scripts/benchmark.py quality --data-dir $KERASNER_DATA_DIR --model $KERASNER_MODEL_DIR --epochs 1 --output quality.json
 """
 
@@ -71,6 +76,15 @@ def build_parser():
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
     speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
     speed.add_argument("--output", help="Also write the numbers as JSON to this file.")
+    serving = commands.add_parser("serving", help="Texts/s of the exported SavedModel, EntityPredictor and the transformers pipeline.")
+    serving.add_argument("--model", required=True, help="A saved kerasner model folder (e.g. runs/gmb/best).")
+    serving.add_argument("--data", required=True, help="Labelled corpus; its validation split (--validation-size, seed 42) is given as raw text.")
+    serving.add_argument("--validation-size", type=float, default=0.2, help="Share held out, as train.py splits it. Defaults to 0.2.")
+    serving.add_argument("--texts", type=int, default=512, help="Texts timed at batch 32. Defaults to 512.")
+    serving.add_argument("--single-texts", type=int, default=256, help="Texts sent one at a time (batch 1). Defaults to 256.")
+    serving.add_argument("--fuzz", type=int, default=300, help="Also compare the SavedModel's entities with EntityPredictor's on this many fuzz texts, besides texts of 5,000 and 9,000 words. Defaults to 300.")
+    serving.add_argument("--rounds", type=int, default=4, help="Parts the texts are cut into; the recipes take turns, a part each. Defaults to 4.")
+    serving.add_argument("--output", help="Also write the numbers, with their provenance, as JSON to this file.")
     quality = commands.add_parser("quality", help="Entity F1 of kerasner and of the transformers recipe after the same epochs.")
     quality.add_argument("--data-dir", default=os.environ.get("KERASNER_DATA_DIR"), help="Folder with gmb/ner_dataset.csv and wnut17/. Defaults to $KERASNER_DATA_DIR.")
     quality.add_argument("--model", default=os.environ.get("KERASNER_MODEL_DIR"), help="Pretrained encoder folder or hub name. Defaults to $KERASNER_MODEL_DIR.")
@@ -639,8 +653,124 @@ def quality_command(args):
     return 0
 
 
+def provenance():
+    """Where a result comes from: the commit, the machine, the versions and the command."""
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    def version(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else platform.processor()
+    return {
+        "commit": commit + ("-dirty" if dirty else ""),
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform()},
+        "versions": {name: version(name) for name in ("kerasner", "tensorflow", "tf-keras", "tensorflow-text", "transformers")} | {"python": platform.python_version()},
+        "command": " ".join(["python", *sys.argv]),
+    }
+
+
+# Pieces of the fuzz texts: words of the corpora, accents, CJK, emoji and their joiners, control and
+# format characters, invisible spaces, URLs, handles, very long words.
+FUZZ_PIECES = [
+    "London", "Obama", "U.S.", "Mr.", "don't", "John's", "5,000", "1996-12-06", "café", "naïve", "Ångström", "Straße",
+    "ΟΔΟΣ", "İstanbul", "北京", "東京タワー", "😀", "👍🏽", "👨\u200d👩\u200d👧", "\u200b", "\u200d", "\xad", "\x00", "\x07", "\x85",
+    "\r\n", "\t", "\ufeff", "\ue000", "\ufffd", "ǅ", "ﬁ", "e\u0301", "...", "!!!", "(", ")", "$", "%", "@user", "#tag",
+    "http://x.org/a?b=c", "a@b.com", "al-Qaida", "U.S.-led", ":)", "—", "“quoted”", "Москва", "القاهرة", "दिल्ली",
+    "ß" * 40, "é" * 70, "x" * 120, "the", "paris", "smith", "visited", "monday",
+]
+
+
+def fuzz_texts(count, seed=0, longest=60, long_texts=()):
+    """`count` texts of FUZZ_PIECES joined by spaces, nothing or line breaks (some empty), a few
+    edge cases, and one text of each length in `long_texts` (words)."""
+    import random
+
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        n = rng.choice([0, 1, 2, 5, 20, longest])
+        texts.append("".join(rng.choice(FUZZ_PIECES) + rng.choice([" ", "", "  ", "\n"]) for _ in range(n)))
+    texts += ["", " ", "\x00\x01", "\u200d"]
+    return texts + [" ".join(rng.choice(FUZZ_PIECES) for _ in range(n)) for n in long_texts]
+
+
+def serving_command(args):
+    import tempfile
+
+    import tensorflow as tf
+    import transformers
+
+    import kerasner
+
+    sentences = kerasner.read_sentences(args.data)
+    _, validation = kerasner.train_validation_split(sentences, args.validation_size, 42)
+    every_text = [kerasner.detokenize(s.words)[0] for s in validation]
+    texts, singles = every_text[: args.texts], every_text[: args.single_texts]
+    predictor = kerasner.EntityPredictor.from_pretrained(args.model)
+    with tempfile.TemporaryDirectory() as folder:
+        saved = tf.saved_model.load(str(kerasner.export_saved_model(predictor, folder))).signatures["serving_default"]
+    pipe = transformers.pipeline("token-classification", model=args.model, aggregation_strategy="first", framework="tf", dtype=None)
+
+    def saved_model(batch):
+        out = {key: value.numpy() for key, value in saved(text=tf.constant(batch)).items()}
+        return [
+            [(int(out["starts"][i, j]), int(out["ends"][i, j]), out["labels"][i, j].decode(), float(out["scores"][i, j])) for j in range(int(out["num_entities"][i]))]
+            for i in range(len(batch))
+        ]
+
+    recipes = {
+        "saved_model": saved_model,
+        "entity_predictor": lambda batch: [[(e["start"], e["end"], e["label"], e["score"]) for e in found] for found in predictor(batch)],
+        "transformers_pipeline": lambda batch: pipe(batch, batch_size=len(batch)),
+    }
+    results = {}
+    for batch_size, chosen in ((32, texts), (1, singles)):
+        batches = [chosen[i : i + batch_size] for i in range(0, len(chosen), batch_size)]
+        for call in recipes.values():
+            call(batches[0])  # tracing, warm-up
+        seconds = dict.fromkeys(recipes, 0.0)
+        for part in range(args.rounds):
+            for name, call in recipes.items():  # each recipe takes its turn on the same part
+                start = time.perf_counter()
+                for k in range(part, len(batches), args.rounds):
+                    call(batches[k])
+                seconds[name] += time.perf_counter() - start
+        n_words = sum(len(predictor.split_words(text)) for text in chosen)
+        results[f"batch_{batch_size}"] = {
+            name: {"texts_per_second": len(chosen) / seconds[name], "words_per_second": n_words / seconds[name], "seconds": seconds[name]}
+            for name in recipes
+        }
+        line = ", ".join(f"{name} {row['texts_per_second']:,.1f} texts/s ({row['words_per_second']:,.0f} words/s)" for name, row in results[f"batch_{batch_size}"].items())
+        print(f"batch {batch_size}, {len(chosen):,} texts: {line}", flush=True)
+
+    def compare(chosen):
+        """How many of the texts get the same entities from the SavedModel and EntityPredictor."""
+        graph = [found for i in range(0, len(chosen), 32) for found in saved_model(chosen[i : i + 32])]
+        python = [found for i in range(0, len(chosen), 32) for found in recipes["entity_predictor"](chosen[i : i + 32])]
+        same = [[g[:3] for g in a] == [p[:3] for p in b] for a, b in zip(graph, python)]
+        worst = max((abs(g[3] - p[3]) for a, b, ok in zip(graph, python, same) if ok for g, p in zip(a, b)), default=0.0)
+        return {"texts": len(chosen), "entities": sum(map(len, python)), "equal": sum(same), "max_score_difference": worst}
+
+    for key, chosen in (("validation_texts", every_text), ("fuzz_texts", fuzz_texts(args.fuzz, long_texts=(5000, 9000)))):
+        results[f"saved_model_equals_entity_predictor_on_{key}"] = row = compare(chosen)
+        print(
+            f"SavedModel against EntityPredictor on {row['texts']:,} {key.replace('_', ' ')} ({row['entities']:,} entities): "
+            f"{row['equal']:,} give the same entities; scores differ by at most {row['max_score_difference']:.1e}", flush=True,
+        )
+    if args.output:
+        Path(args.output).write_text(json.dumps({"results": results, "provenance": provenance(), "settings": vars(args)}, indent=2) + "\n")
+    return 0
+
+
 def run(args):
-    return {"data": data_command, "speed": speed_command, "quality": quality_command}[args.command](args)
+    return {"data": data_command, "speed": speed_command, "serving": serving_command, "quality": quality_command}[args.command](args)
 
 
 def main(argv=None):

@@ -237,6 +237,9 @@ def test_the_exported_saved_model_finds_the_predictor_s_entities_in_a_process_wi
         assert np.allclose([g[3] for g in got], [e["score"] for e in want], atol=1e-4)
     assert export.main(["--model", str(trained / "best"), "--output", str(tmp_path / "serving")]) == 0
     assert (tmp_path / "serving" / "2" / "saved_model.pb").is_file()  # a new version for TF Serving to pick up
+    capsys.readouterr()
+    assert export.main(["--model", str(trained / "best"), "--output", str(tmp_path / "serving"), "--version", "1"]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'serving' / '1'} exists; pass another version\n"
 
 
 def test_the_logits_signature_and_its_tflite_model_take_any_length(trained, tmp_path):

@@ -1,6 +1,7 @@
 """The exported graph reads text as `EntityPredictor` does: words, WordPiece, windows, blocks, Viterbi, spans."""
 
-import random
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,23 +10,8 @@ import tensorflow as tf
 import kerasner
 from kerasner.export import TextToEntities, wordpiece_settings
 
-PIECES = [
-    "London", "Obama", "U.S.", "Mr.", "don't", "John's", "5,000", "1996-12-06", "café", "naïve", "Ångström", "Straße",
-    "ΟΔΟΣ", "İstanbul", "北京", "東京タワー", "😀", "👍🏽", "👨\u200d👩\u200d👧", "\u200b", "\u200d", "\xad", "\x00", "\x07", "\x85",
-    "\r\n", "\t", "\ufeff", "\ue000", "\ufffd", "ǅ", "ﬁ", "e\u0301", "...", "!!!", "(", ")", "$", "%", "@user", "#tag",
-    "http://x.org/a?b=c", "a@b.com", "al-Qaida", "U.S.-led", ":)", "—", "“quoted”", "Москва", "القاهرة", "दिल्ली",
-    "ß" * 40, "é" * 70, "x" * 120, "the", "paris", "smith", "visited", "monday",
-]
-
-
-def fuzz_texts(count, seed=0, longest=60):
-    """Texts of the pieces above, joined by spaces, nothing, line breaks; some empty."""
-    rng = random.Random(seed)
-    texts = []
-    for _ in range(count):
-        n = rng.choice([0, 1, 2, 5, 20, longest])
-        texts.append("".join(rng.choice(PIECES) + rng.choice([" ", "", "  ", "\n"]) for _ in range(n)))
-    return texts + ["", " ", "\x00\x01", "\u200d"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from benchmark import fuzz_texts  # noqa: E402  (the texts of `benchmark.py serving --fuzz`)
 
 
 def graph_entities(module, texts):
