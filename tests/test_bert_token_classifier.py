@@ -1,4 +1,5 @@
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -68,6 +69,10 @@ def test_get_config_json_round_trip(model, labels):
     assert restored.labels == labels
 
 
+@pytest.mark.xfail(
+    sys.version_info >= (3, 13), strict=True, raises=tf.errors.OutOfRangeError,
+    reason="tf_keras 2.21 reads a .keras file through TensorFlow's GFile, whose seek fails under Python 3.13's zipfile",
+)
 def test_keras_file_round_trip(model, tmp_path):
     x, y = random_batch()
     model.compile()
