@@ -2,6 +2,8 @@
 windows, decoding and entity spans all run as TensorFlow ops."""
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -417,7 +419,12 @@ def export_saved_model(predictor, directory, version=None):
         "serving_default": module.entities.get_concrete_function(),
         "logits": module.logits.get_concrete_function(),
     }
-    tf.saved_model.save(module, str(target), signatures=signatures)
+    # Written beside and renamed: a model server never sees a half-written version, and an export
+    # killed part-way leaves only the partial folder, which the next export replaces.
+    partial = directory / f".{target.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    tf.saved_model.save(module, str(partial), signatures=signatures)
+    os.replace(partial, target)
     return target
 
 

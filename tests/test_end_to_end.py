@@ -237,6 +237,7 @@ def test_the_exported_saved_model_finds_the_predictor_s_entities_in_a_process_wi
         assert np.allclose([g[3] for g in got], [e["score"] for e in want], atol=1e-4)
     assert export.main(["--model", str(trained / "best"), "--output", str(tmp_path / "serving")]) == 0
     assert (tmp_path / "serving" / "2" / "saved_model.pb").is_file()  # a new version for TF Serving to pick up
+    assert sorted(p.name for p in (tmp_path / "serving").iterdir()) == ["1", "2"]  # no partial folder left
     capsys.readouterr()
     assert export.main(["--model", str(trained / "best"), "--output", str(tmp_path / "serving"), "--version", "1"]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'serving' / '1'} exists; pass another version\n"
