@@ -131,8 +131,9 @@ class TextToEntities(tf.Module):
         """`{starts, ends, labels, scores}` of shape `[batch, max_entities]` and `num_entities`."""
         words, char_starts, char_ends = self.split_words(text)
         pieces = self.wordpieces(words.flat_values)
-        word_logits = self.word_logits(words.row_lengths(), pieces)
-        ids = self.decode(words.row_lengths(), word_logits)
+        blocks = self.blocks(words.row_lengths())
+        word_logits = self.word_logits(blocks, pieces)
+        ids = self.decode(blocks, word_logits)
         probabilities = tf.nn.softmax(word_logits)
         scores = tf.gather(probabilities, ids, batch_dims=1)
         return self.spans(words.row_splits, char_starts.flat_values, char_ends.flat_values, ids, scores)
@@ -196,24 +197,25 @@ class TextToEntities(tf.Module):
         unknown = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(empty)], tf.constant(self._unk_id, tf.int64)), empty)
         return tf.concat([pieces, unknown], axis=1)
 
-    def word_logits(self, num_words, pieces):
+    def word_logits(self, blocks, pieces):
         """The logits `[words, num_labels]` of every word, read at its first sub-token in the
         window that owns it, a block of words at a time."""
+        num_words = pieces.nrows()
+
         def read():
-            blocks = self._blocks(num_words)
             piece_offsets = tf.concat([[0], tf.cumsum(pieces.row_lengths())], 0)  # over all words of the batch
-            return self._run_model(self._windows(blocks, piece_offsets), pieces.flat_values, tf.reduce_sum(num_words))
+            return self._run_model(self._windows(blocks, piece_offsets), pieces.flat_values, num_words)
 
         no_words = lambda: tf.zeros([0, int(self.labels.shape[0])])  # noqa: E731  a batch of empty texts
-        return tf.cond(tf.reduce_sum(num_words) > 0, read, no_words)
+        return tf.cond(num_words > 0, read, no_words)
 
-    def decode(self, num_words, word_logits):
+    def decode(self, blocks, word_logits):
         """Label ids `[words]`: Viterbi per block (a block starts where the one before ended), or argmax."""
         if self._decode == "argmax":
             return tf.argmax(word_logits, -1)
-        blocks = self._blocks(num_words)
         ids = tf.zeros(tf.shape(word_logits)[:1], tf.int64)
-        last = tf.zeros(tf.shape(num_words), tf.int64)  # per text, the label of its last decoded word
+        texts = tf.reduce_max(tf.concat([blocks["text"], [-1]], 0)) + 1  # the last text with words, and those before
+        last = tf.zeros([texts], tf.int64)  # per text, the label of its last decoded word
         barrier = tf.constant(-1e30)
 
         def decode_rank(rank, ids, last):
@@ -265,7 +267,7 @@ class TextToEntities(tf.Module):
 
     # --- Blocks, windows and the model ---------------------------------------------------
 
-    def _blocks(self, num_words):
+    def blocks(self, num_words):
         """Blocks of `block_words` words (texts of fewer are one block), as `EntityPredictor`
         reads long texts: each with `context_words` words of context on either side.
 
