@@ -272,9 +272,9 @@ class BertTokenClassifier(keras.Model):
 
         The encoder must take `inputs_embeds`, and the table's dtype must be the compute dtype.
         Under a mixed-precision policy the table is an `AutoCastVariable`, whose dtype inside the
-        model's call is the compute dtype: the dense read then casts the whole table, about 3 ms
-        a step for 30,522 x 384 on machine C of the README's Benchmarks, where the encoder's own
-        lookup would put the variable in copy-on-read mode (see `embed_tokens`).
+        model's call is the compute dtype: the dense read then casts the whole table each step
+        (30,522 x 384 values for BERT's vocabulary), where the encoder's own lookup would put the
+        variable in copy-on-read mode (see `embed_tokens`).
         """
         if "inputs_embeds" not in inspect.signature(self.encoder.call).parameters:
             return None
