@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-# oneDNN CPU kernels, as the scripts turn on (scripts/environment_defaults.py); tests run the same kernels.
+# oneDNN CPU kernels, as the kerasner command turns on (kerasner/commands/__init__.py); tests run the same kernels.
 export TF_ENABLE_ONEDNN_OPTS ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from kerasner.distribution_strategy import is_chief
 from kerasner.run_folder import check_free_space, weights_bytes
+from kerasner.runtime import is_chief
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ import logging
 
 import tf_keras as keras
 
-from kerasner.entity_scores import MODES, entity_scores
-from kerasner.predict_words import predict_tags
-from kerasner.viterbi_decode import check_decode
+from kerasner.decoding import check_decode
+from kerasner.evaluation import MODES, entity_scores
+from kerasner.prediction import predict_tags
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ import numpy as np
 import tf_keras as keras
 from tf_keras.src import backend
 
-from kerasner.distribution_strategy import is_chief
 from kerasner.run_folder import BACKUP_DIR, check_free_space, weights_bytes
+from kerasner.runtime import is_chief
 
 
 class RunHistory(keras.callbacks.Callback):

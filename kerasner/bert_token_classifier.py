@@ -1,59 +1,18 @@
 """BERT encoder + token-classification head, as a tf-keras Model."""
 
-import contextlib
 import inspect
-import json
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 import transformers
 
-from kerasner.data_format_error import cut
-from kerasner.masked_sparse_categorical_crossentropy import MaskedSparseCategoricalCrossentropy
-from kerasner.warmup_linear_decay import create_optimizer
+from kerasner import saving
+from kerasner.losses import MaskedSparseCategoricalCrossentropy, labelled_mask
+from kerasner.optimizers import create_optimizer
+from kerasner.tags import validate_labels
 from kerasner.word_splitter import SPLITTERS
-
-logger = logging.getLogger(__name__)
-
-MODEL_FILE = "kerasner.json"
-HEAD_WEIGHTS_FILE = "head.weights.npz"
-
-
-def validate_labels(labels, ignore_index=-100):
-    """Returns `labels` as a list of unique, non-empty strings; raises ValueError otherwise."""
-    if isinstance(labels, str) or not hasattr(labels, "__iter__"):
-        raise ValueError(f"`labels` must be a list of tag names such as ['O', 'B-per']. Received: labels={labels!r}")
-    labels = list(labels)
-    if not labels:
-        raise ValueError("`labels` must hold at least one tag name. Received: labels=[]")
-    bad = [label for label in labels if not isinstance(label, str) or not label]
-    if bad:
-        raise ValueError(f"Every label must be a non-empty string. Received: {bad[0]!r} in labels={labels!r}")
-    duplicated = sorted({label for label in labels if labels.count(label) > 1})
-    if duplicated:
-        raise ValueError(f"Labels must be unique. Received duplicates {duplicated} in labels={labels!r}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise ValueError(f"`ignore_index` must be an int. Received: ignore_index={ignore_index!r}")
-    if 0 <= ignore_index < len(labels):
-        raise ValueError(
-            f"`ignore_index` must not be a label id (0..{len(labels) - 1}); it would hide the label "
-            f"{labels[ignore_index]!r}. Received: ignore_index={ignore_index}"
-        )
-    return labels
-
-
-def _encoder_class(class_name):
-    encoder_class = getattr(transformers, class_name, None)
-    if not (isinstance(encoder_class, type) and issubclass(encoder_class, transformers.TFPreTrainedModel)):
-        raise ValueError(
-            "Unknown encoder class. Expected a TensorFlow model class of transformers such as "
-            f"'TFBertModel'. Received: {class_name!r}"
-        )
-    return encoder_class
 
 
 def embed_tokens(table, input_ids):
@@ -184,6 +143,17 @@ class BertTokenClassifier(keras.Model):
     @property
     def label2id(self):
         return {label: i for i, label in enumerate(self._label_names)}
+
+    def max_input_length(self, requested=None):
+        """The longest input in sub-tokens the model takes: `requested` if given (checked), else
+        the smallest of 512, the encoder's positions and the tokenizer's `model_max_length`."""
+        limits = [512, int(getattr(self.encoder.config, "max_position_embeddings", 512))]
+        if self.tokenizer is not None:
+            limits.append(int(self.tokenizer.model_max_length))
+        longest = min(limits)
+        if requested is not None and requested > longest:
+            raise ValueError(f"`max_length` must be at most {longest} for this model. Received: max_length={requested}")
+        return requested or longest
 
     # --- Forward pass -------------------------------------------------------------------
 
@@ -412,11 +382,7 @@ class BertTokenClassifier(keras.Model):
 
     def _labelled_positions(self, y, sample_weight):
         """Number of labelled positions in `y` (weighted by `sample_weight`), as float32."""
-        mask = tf.cast(tf.not_equal(y, self.ignore_index), tf.float32)  # (batch, seq_len)
-        if sample_weight is not None:
-            weight = tf.cast(sample_weight, tf.float32)
-            mask = mask * (weight[:, tf.newaxis] if weight.shape.rank == 1 else weight)
-        return tf.reduce_sum(mask)
+        return tf.reduce_sum(labelled_mask(y, self.ignore_index, sample_weight))
 
     def _accumulated_gradients(self, x, y, sample_weight, count, variables):
         """Gradients of the batch's mean loss, computed over micro-batches one at a time."""
@@ -459,11 +425,7 @@ class BertTokenClassifier(keras.Model):
 
     def _update_metrics(self, y, y_pred, sample_weight):
         """Updates the compiled metrics on labelled positions only."""
-        mask = tf.cast(tf.not_equal(y, self.ignore_index), tf.float32)  # (batch, seq_len)
-        if sample_weight is not None:
-            weight = tf.cast(sample_weight, tf.float32)
-            mask = mask * (weight[:, tf.newaxis] if weight.shape.rank == 1 else weight)
-        self.compiled_metrics.update_state(tf.maximum(y, 0), y_pred, mask)
+        self.compiled_metrics.update_state(tf.maximum(y, 0), y_pred, labelled_mask(y, self.ignore_index, sample_weight))
 
     # --- Config and saving --------------------------------------------------------------
 
@@ -483,7 +445,7 @@ class BertTokenClassifier(keras.Model):
         config = dict(config)
         encoder = config.pop("encoder")
         if isinstance(encoder, Mapping):
-            encoder = _encoder_class(encoder["class_name"]).from_config(encoder["config"])
+            encoder = saving.encoder_class(encoder["class_name"]).from_config(encoder["config"])
         trainable = config.pop("trainable", True)
         model = cls(encoder=encoder, **config)
         model.trainable = trainable
@@ -497,10 +459,6 @@ class BertTokenClassifier(keras.Model):
     def load_assets(self, dir_path):
         if Path(dir_path, "tokenizer_config.json").is_file():
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(dir_path, use_fast=True)
-
-    def _head_weights(self):
-        encoder_weights = {id(weight) for weight in self.encoder.weights}
-        return [weight for weight in self.weights if id(weight) not in encoder_weights]
 
     def save_pretrained(self, directory, tokenizer=None):
         """Writes everything inference needs to `directory`.
@@ -518,81 +476,14 @@ class BertTokenClassifier(keras.Model):
             directory: path. Created if missing; existing files of the same names are replaced.
             tokenizer: a transformers tokenizer. Defaults to `self.tokenizer`.
         """
-        from kerasner import __version__
+        saving.save_pretrained(self, directory, tokenizer, plain_head=self._has_plain_head())
 
-        if not self.built:
-            self(self.dummy_inputs(), training=False)
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        left_out = self._save_as_token_classifier(directory)
-        if left_out is None:
-            self.encoder.save_pretrained(directory)
-            left_out = []
-        tokenizer = tokenizer if tokenizer is not None else self.tokenizer
-        if tokenizer is not None:
-            tokenizer.save_pretrained(directory)
-        head = self._head_weights()
-        # The encoder weights the token-classification class has no place for (BERT's pooler,
-        # unused here) are kept with the head, so that a saved model loads back weight for weight.
-        np.savez(directory / HEAD_WEIGHTS_FILE, *[weight.numpy() for weight in head + left_out])
-        config = self.get_config()
-        config.pop("encoder")
-        manifest = {
-            "kerasner_version": __version__,
-            "class_name": type(self).__name__,
-            "encoder_class": type(self.encoder).__name__,
-            "config": config,
-            "head_weights": [[weight.name, list(weight.shape)] for weight in head],
-            "encoder_weights": [[_inner_name(weight.name), list(weight.shape)] for weight in left_out],
-        }
-        (directory / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-        from kerasner.model_card import CARD_FILE, model_card
-
-        (directory / CARD_FILE).write_text(model_card(self))
-
-    def _save_as_token_classifier(self, directory):
-        """Writes `config.json` and `tf_model.h5` as transformers' token-classification model of
-        this encoder (`TFBertForTokenClassification` for BERT): the encoder's main layer and this
-        head as its `classifier`. The file is written directly, without building that model, so
-        that a callback under a `tf.distribute` strategy creates no variables.
-
-        Returns:
-            The encoder weights that class has no place for (BERT's pooler, unused here), or None
-            when the head is not a plain dropout + dense `classifier` or the encoder has no
-            token-classification class; then nothing is written.
-        """
-        from transformers.models.auto.modeling_tf_auto import TF_MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES
-        from transformers.tf_utils import save_attributes_to_hdf5_group
-
+    def _has_plain_head(self):
+        """Whether the head is this class's: dropout and a linear `classifier` on each position, as
+        in transformers' token-classification models."""
         own_head = type(self).classify is BertTokenClassifier.classify and type(self).call is BertTokenClassifier.call
-        plain = isinstance(self.classifier, keras.layers.Dense) and self.classifier.activation is keras.activations.linear
-        class_name = TF_MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES.get(self.encoder.config.model_type)
-        main = getattr(self.encoder, self.encoder.base_model_prefix, None)
-        if not (own_head and plain and class_name and main is not None):
-            return None
-        config = type(self.encoder.config).from_dict(self.encoder.config.to_dict())
-        config.id2label, config.label2id, config.num_labels = self.id2label, self.label2id, self.num_labels
-        config.architectures = [class_name[2:]]  # "TFBertForTokenClassification" -> "BertForTokenClassification"
-        config.save_pretrained(directory)
-        kept = [weight for weight in main.weights if "/pooler/" not in weight.name]
-        top = main.weights[0].name.split("/")[0]  # the model's name scope, which loading ignores
-        layers = {
-            self.encoder.base_model_prefix: [(weight.name, weight) for weight in kept],
-            "classifier": [(f"{top}/classifier/{_inner_name(weight.name)}:0", weight) for weight in self.classifier.weights],
-        }
-        import h5py
-
-        # The layout of Keras' HDF5 weights: a group per layer, its weights under their names.
-        with h5py.File(Path(directory) / transformers.TF2_WEIGHTS_NAME, "w") as weights_file:
-            save_attributes_to_hdf5_group(weights_file, "layer_names", [name.encode() for name in layers])
-            weights_file.attrs["backend"] = b"tensorflow"
-            weights_file.attrs["keras_version"] = keras.__version__.encode()
-            for layer, named in layers.items():
-                group = weights_file.create_group(layer)
-                save_attributes_to_hdf5_group(group, "weight_names", [name.encode() for name, _ in named])
-                for name, weight in named:
-                    group.create_dataset(name, data=weight.numpy())
-        return [weight for weight in main.weights if "/pooler/" in weight.name]
+        classifier = self.classifier
+        return own_head and isinstance(classifier, keras.layers.Dense) and classifier.activation is keras.activations.linear
 
     @classmethod
     def from_pretrained(
@@ -612,185 +503,7 @@ class BertTokenClassifier(keras.Model):
                 its own). Defaults to `"treebank"`.
             **kwargs: passed to `transformers.TFAutoModel.from_pretrained` for an encoder.
         """
-        path = Path(name_or_dir)
-        previous = path.with_name(path.name + ".old")
-        if not path.exists() and (previous / MODEL_FILE).is_file():
-            # A run killed while it swapped in a new best model left the previous one here.
-            logger.warning("%s is missing; loading the previous best model from %s", path, previous)
-            path = name_or_dir = previous
-        if (path / MODEL_FILE).is_file():
-            model = cls._from_saved(path, labels)
-        else:
-            if labels is None:
-                where = "directory" if path.is_dir() else "name"
-                raise ValueError(
-                    f"{str(name_or_dir)!r} is not a kerasner model directory (no {MODEL_FILE}). To put a "
-                    f"new token-classification head on the encoder at this {where}, pass labels=[...]."
-                )
-            labels = validate_labels(labels, ignore_index)
-            _check_encoder_location(name_or_dir)
-            with _load_errors(name_or_dir, "the encoder"):
-                encoder = _load_encoder(str(name_or_dir), **kwargs)
-            model = cls(
-                encoder=encoder, labels=labels, dropout=dropout, ignore_index=ignore_index, word_splitter=word_splitter
-            )
-        if tokenizer is None:
-            saved = (path / MODEL_FILE).is_file()
-            with _load_errors(path, "the tokenizer (tokenizer.json, vocab.txt)") if saved else contextlib.nullcontext():
-                tokenizer = _load_tokenizer(name_or_dir, strict=saved)
-        model.tokenizer = tokenizer
-        return model
-
-    @classmethod
-    def _from_saved(cls, path, labels):
-        try:
-            manifest = json.loads((path / MODEL_FILE).read_text())
-            config = manifest["config"]
-            encoder_class = _encoder_class(manifest["encoder_class"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path / MODEL_FILE} is not a valid kerasner model file: {error}") from error
-        if labels is not None and list(labels) != config["labels"]:
-            raise ValueError(
-                f"The model saved in {path} has labels {config['labels']}. Pass labels=None to load it "
-                f"as it is. Received: labels={list(labels)}"
-            )
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()  # a saved model loads whole; nothing to report
-        try:
-            with _load_errors(path, "the saved encoder (config.json, tf_model.h5)"):
-                encoder = encoder_class.from_pretrained(str(path))
-        finally:
-            transformers.logging.set_verbosity(verbosity)
-        trainable = config.pop("trainable", True)
-        model = cls(encoder=encoder, **config)
-        model.trainable = trainable
-        model(model.dummy_inputs(), training=False)
-        head = model._head_weights()
-        main = {_inner_name(weight.name): weight for weight in getattr(encoder, encoder.base_model_prefix).weights}
-        try:
-            kept = [main[name] for name, _ in manifest.get("encoder_weights", [])]
-        except KeyError as error:
-            raise ValueError(f"{path / MODEL_FILE}: the encoder has no weight {error.args[0]!r}") from None
-        with _load_errors(path / HEAD_WEIGHTS_FILE, "the head weights"), np.load(path / HEAD_WEIGHTS_FILE) as stored:
-            values = [stored[f"arr_{i}"] for i in range(len(stored.files))]
-        shapes = [tuple(weight.shape) for weight in head + kept]
-        if shapes != [value.shape for value in values]:
-            raise ValueError(
-                f"The head weights in {path / HEAD_WEIGHTS_FILE} do not fit {cls.__name__}: stored "
-                f"shapes {[value.shape for value in values]}, expected {shapes}."
-            )
-        for weight, value in zip(head + kept, values):
-            weight.assign(value)
-        return model
-
-
-_HUB_OPTIONS = ("cache_dir", "force_download", "local_files_only", "proxies", "revision", "subfolder", "token")
-
-
-def _load_encoder(name_or_dir, **kwargs):
-    """`TFAutoModel.from_pretrained`, or, for a checkpoint that holds only PyTorch-format
-    safetensors (`model.safetensors`, or shards listed in `model.safetensors.index.json`), a
-    TensorFlow encoder filled from them without torch."""
-    files = _pytorch_safetensors(name_or_dir, {key: kwargs[key] for key in _HUB_OPTIONS if key in kwargs})
-    if not files:
-        return transformers.TFAutoModel.from_pretrained(name_or_dir, **kwargs)
-    import safetensors.numpy
-    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
-
-    config_options = {key: kwargs.pop(key) for key in _HUB_OPTIONS if key in kwargs}
-    config = transformers.AutoConfig.from_pretrained(name_or_dir, **config_options)
-    encoder = transformers.TFAutoModel.from_config(config, **kwargs)
-    encoder.build_in_name_scope()
-    state = {}
-    for path in files:
-        state.update(safetensors.numpy.load_file(path))
-    # A checkpoint of a whole model (heads, a pooler or not) fills what the encoder has.
-    load_pytorch_state_dict_in_tf2_model(encoder, state, tf_inputs=False, allow_missing_keys=True)
-    return encoder
-
-
-def _pytorch_safetensors(name_or_dir, options):
-    """The PyTorch-format safetensors files of a checkpoint that has no TensorFlow weights, or None."""
-    from transformers.utils import cached_file
-
-    def find(filename):
-        return cached_file(
-            name_or_dir, filename, _raise_exceptions_for_missing_entries=False,
-            _raise_exceptions_for_connection_errors=False, **options,
+        return saving.from_pretrained(
+            cls, name_or_dir, labels, dropout=dropout, ignore_index=ignore_index, tokenizer=tokenizer,
+            word_splitter=word_splitter, **kwargs,
         )
-
-    if find(transformers.TF2_WEIGHTS_NAME) or find(transformers.TF2_WEIGHTS_NAME + ".index.json"):
-        return None
-    index = find("model.safetensors.index.json")
-    if index:
-        shards = sorted(set(json.loads(Path(index).read_text())["weight_map"].values()))
-        files = [find(shard) for shard in shards]
-        if not all(files):
-            raise OSError(f"{name_or_dir}: missing safetensors shards of {index}")
-    else:
-        files = [path for path in [find("model.safetensors")] if path]
-    if not files:
-        return None
-    import safetensors
-
-    with safetensors.safe_open(files[0], framework="np") as archive:
-        stored_format = (archive.metadata() or {}).get("format", "pt")
-    return files if stored_format == "pt" else None  # TensorFlow-format safetensors load as they are
-
-
-def _inner_name(name):
-    """A weight's name below its model's and its main layer's scope: "tf_bert_model/bert/x:0" -> "x"."""
-    return name.split("/", 2)[-1].split(":")[0]
-
-
-def _check_encoder_location(name_or_dir):
-    """Names a local folder that cannot hold an encoder, rather than letting the hub try it."""
-    path = Path(name_or_dir)
-    if path.exists():
-        if not path.is_dir() or not (path / "config.json").is_file():
-            raise ValueError(
-                f"{path}: not a model folder: it has no {MODEL_FILE} (a kerasner model) and no config.json (a "
-                "transformers encoder)"
-            )
-    elif str(name_or_dir).startswith((".", "/", "~")) or str(name_or_dir).count("/") > 1 or "\\" in str(name_or_dir):
-        raise FileNotFoundError(f"{name_or_dir}: no such model folder")
-
-
-_FROM_PT_HINT = "If you tried to load a TF 2.0 model from a PyTorch checkpoint, please set from_pt=True."
-
-
-@contextlib.contextmanager
-def _load_errors(where, what):
-    """Turns a failure to read a model's files into one `ValueError` line naming them."""
-    try:
-        yield
-    except ValueError as error:
-        if str(where) in str(error):
-            raise
-        raise ValueError(f"{where}: cannot load {what}: {cut(' '.join(str(error).split()), 200)}") from None
-    except Exception as error:  # truncated files raise OSError, BadZipFile, EOFError or the tokenizers' Exception
-        detail = " ".join(str(error).split())
-        # transformers' hint for a PyTorch checkpoint misleads when the HDF5 file is merely broken
-        detail = cut(detail.replace(_FROM_PT_HINT, "(the file is truncated, or not a TensorFlow HDF5 file)"), 200)
-        raise ValueError(f"{where}: cannot load {what}: {type(error).__name__}: {detail}") from None
-
-
-def _load_tokenizer(name_or_dir, strict=False):
-    """The fast tokenizer stored with a model, or None (with a warning) when there is none; with
-    `strict`, a tokenizer that cannot be read raises."""
-    path = Path(name_or_dir)
-    if path.is_dir() and not (path / "tokenizer_config.json").is_file() and not (path / "vocab.txt").is_file():
-        logger.warning("No tokenizer found in %s; set `model.tokenizer` before saving or predicting.", path)
-        return None
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(name_or_dir), use_fast=True)
-        if getattr(tokenizer, "add_prefix_space", None) is False:
-            # Byte-level BPE (RoBERTa, GPT-2) takes words that are already split only with a
-            # prefix space, which makes a word's first piece the same inside a sentence and at its start.
-            tokenizer = transformers.AutoTokenizer.from_pretrained(str(name_or_dir), use_fast=True, add_prefix_space=True)
-        return tokenizer
-    except (OSError, ValueError) as error:
-        if strict:
-            raise
-        logger.warning("Could not load a tokenizer from %s (%s); set `model.tokenizer`.", name_or_dir, error)
-        return None

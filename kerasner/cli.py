@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-from kerasner import __version__
+from kerasner.version import __version__
 
 COMMANDS = {
     "train": "Fine-tune a BERT token classifier; write the best model, metrics and a report.",

@@ -5,10 +5,10 @@ import itertools
 import numpy as np
 
 from kerasner.bert_token_classifier import BertTokenClassifier
-from kerasner.predict_words import decode_words, predict_word_logits
-from kerasner.tag_scheme import split_tag
+from kerasner.decoding import check_decode, decode_words
+from kerasner.prediction import predict_word_logits
+from kerasner.tags import split_tag
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
-from kerasner.viterbi_decode import check_decode
 from kerasner.word_splitter import WordSplitter
 
 
@@ -65,14 +65,12 @@ class EntityPredictor:
                 "`block_words` must be positive and `context_words` at least 0. "
                 f"Received: block_words={block_words!r}, context_words={context_words!r}"
             )
-        from kerasner.run_setup import max_model_length
-
         self.model = model
         self.batch_size = batch_size
         self.decode = decode
         self.block_words = int(block_words)
         self.context_words = int(context_words)
-        max_length = max_model_length(model, max_length)
+        max_length = model.max_input_length(max_length)
         stride = min(32, max_length // 4) if stride is None else stride
         self.preprocessor = TokenClassificationPreprocessor(model.tokenizer, model.labels, max_length=max_length, stride=stride)
         if word_splitter is None:

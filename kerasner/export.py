@@ -10,8 +10,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text
 
-from kerasner.tag_scheme import split_tag
-from kerasner.viterbi_decode import allowed_transitions
+from kerasner.decoding import allowed_transitions
+from kerasner.tags import split_tag
 from kerasner.word_splitter import SPACE_PATTERN
 
 # BERT's pre-tokenizer: split at white space, isolate punctuation and CJK ideographs (the

@@ -3,7 +3,7 @@
 import platform
 from importlib import metadata
 
-from kerasner.tag_scheme import split_tag
+from kerasner.tags import split_tag
 
 CARD_FILE = "README.md"
 _VERSIONS = ("kerasner", "tensorflow", "tf-keras", "transformers", "tensorflow-text")

@@ -5,7 +5,7 @@ import logging
 
 import numpy as np
 
-from kerasner.bert_token_classifier import validate_labels
+from kerasner.tags import validate_labels
 from kerasner.token_features import TokenFeatures
 
 logger = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from kerasner.malloc_thresholds import restore_malloc_thresholds
+from kerasner.runtime import restore_malloc_thresholds
 
 # Batches per shuffling pool. Sorting by length inside bigger pools pads less but makes batches
-# less alike the whole data set, which slows learning (docs/benchmarks.md).
+# less alike the whole data set, which slows learning.
 POOL_BATCHES = 16
 
 # Batches are padded to their longest window. On a CPU, rounding lengths up to a multiple of 8

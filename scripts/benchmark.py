@@ -259,9 +259,9 @@ def speed_command(args):
     import transformers
 
     import kerasner
-    from kerasner.malloc_thresholds import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
+    from kerasner.runtime import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
     from kerasner.token_features import POOL_BATCHES
-    from kerasner.warmup_linear_decay import NO_WEIGHT_DECAY
+    from kerasner.optimizers import NO_WEIGHT_DECAY
 
     class KerasDecayFusedAdamW(kerasner.FusedAdamW):
         """FusedAdamW's update with tf-keras' weight decay: `w * wd * lr`, then `assign_sub`."""
@@ -569,8 +569,7 @@ def quality_command(args):
     import tf_keras as keras
 
     import kerasner
-    from kerasner.run_report import evaluate_raw_text, raw_text_line
-    from kerasner.run_setup import max_model_length
+    from kerasner.commands.run_report import evaluate_raw_text, raw_text_line
 
     if not args.data_dir or not Path(args.data_dir).is_dir():
         raise ValueError("Pass --data-dir (or set KERASNER_DATA_DIR) to a folder with gmb/ and wnut17/")
@@ -601,7 +600,7 @@ def quality_command(args):
             if recipe == "kerasner":
                 kerasner.set_mixed_precision(args.mixed_precision or "off")
                 model = kerasner.BertTokenClassifier.from_pretrained(args.model, labels=labels)
-                preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=max_model_length(model))
+                preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=model.max_input_length())
                 train_features, validation_features = preprocessor(train), preprocessor(validation)
                 pack, pools = kerasner.resolve_batching(model, args.pack, args.pool_batches)
                 batching = {"pack": pack, "pool_batches": pools}
@@ -774,7 +773,7 @@ def run(args):
 
 
 def main(argv=None):
-    from kerasner.command_line import run_command
+    from kerasner.commands.command_line import run_command
 
     return run_command(build_parser(), run, argv)
 

@@ -49,7 +49,8 @@ def install(moment, count):
     import transformers
 
     import kerasner
-    from kerasner import run_folder, run_report, token_features
+    from kerasner import run_folder, token_features
+    from kerasner.commands import run_report
     from kerasner.callbacks import entity_f1_callback, run_history
 
     moments = {

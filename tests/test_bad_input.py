@@ -158,7 +158,7 @@ def test_validation_without_entities_is_scored_zero_with_a_warning(tmp_path, cap
 
 
 def test_a_report_without_any_entity_is_written(tmp_path):
-    from kerasner.run_report import _report
+    from kerasner.commands.run_report import _report
 
     assert "no entities" in _report([["O", "O"]], [["O", "O"]])
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kerasner.cli import COMMANDS
-from kerasner.command_line import NATIVE_LOG, _forward
+from kerasner.commands.command_line import NATIVE_LOG, _forward
 
 KERASNER = Path(sys.executable).with_name("kerasner")  # the venv's entry point
 

@@ -135,7 +135,7 @@ def test_cjk_text_end_to_end(tmp_path):
 
 
 def test_raw_text_scores_match_word_scores_when_the_splits_agree(tmp_path):
-    from kerasner.run_report import evaluate_features, evaluate_raw_text
+    from kerasner.commands.run_report import evaluate_features, evaluate_raw_text
 
     model = forced_model(make_tokenizer(tmp_path), bias=[0.0, 5.0, 0.0])
     sentences = [

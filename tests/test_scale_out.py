@@ -161,7 +161,7 @@ def test_mixed_precision_with_accumulation_stays_finite(float32_after):
 
 @pytest.mark.parametrize("bfloat16_cpu, policy", [(False, "float32"), (True, "mixed_bfloat16")])
 def test_auto_precision_on_a_cpu_follows_its_bfloat16_instructions(bfloat16_cpu, policy, float32_after, monkeypatch):
-    monkeypatch.setattr(kerasner.mixed_precision, "cpu_has_bfloat16", lambda: bfloat16_cpu)
+    monkeypatch.setattr("kerasner.runtime.cpu_has_bfloat16", lambda: bfloat16_cpu)
     assert kerasner.set_mixed_precision("auto") == policy
     assert keras.mixed_precision.global_policy().name == policy
     with pytest.raises(ValueError, match="Unknown precision"):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import kerasner
+from kerasner.tuning import make_oracle
 from search_run import tiny_setup
 
 RUN = str(Path(__file__).with_name("search_run.py"))
@@ -79,4 +80,4 @@ def test_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path):
 
 def test_unknown_tuner():
     with pytest.raises(ValueError, match="Received: tuner='grid'"):
-        kerasner.ner_tuner.make_oracle("grid")
+        make_oracle("grid")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def build_parser():
-    from kerasner.command_line import add_decode_argument, add_word_splitter_argument
+    from kerasner.commands.command_line import add_decode_argument, add_word_splitter_argument
 
     parser = argparse.ArgumentParser(prog="kerasner evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Folder of a saved kerasner model (e.g. runs/train/best).")
@@ -34,24 +34,23 @@ def build_parser():
 
 
 def main(argv=None):
-    from kerasner.command_line import run_command
+    from kerasner.commands.command_line import run_command
 
     return run_command(build_parser(), run, argv)
 
 
 def run(args):
     import kerasner
-    from kerasner.run_report import (
+    from kerasner.commands.run_report import (
         evaluate_features, evaluate_raw_text, plot_confusion, raw_text_line, summary_line, type_confusion, write_json,
     )
-    from kerasner.run_setup import max_model_length
 
     model = kerasner.BertTokenClassifier.from_pretrained(args.model)
     sentences = kerasner.read_sentences(args.data, format=args.format, scheme=args.scheme)
     unknown = sorted({tag for s in sentences for tag in s.tags} - set(model.labels))
     if unknown:
         raise ValueError(f"{args.data}: tags {unknown} are not labels of the model ({model.labels})")
-    preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, model.labels, max_length=max_model_length(model, args.max_length))
+    preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, model.labels, max_length=model.max_input_length(args.max_length))
     features = preprocessor(sentences)
     result = evaluate_features(model, features, args.batch_size, decode=args.decode)
     output = Path(args.output)

@@ -20,7 +20,7 @@ import argparse
 
 
 def build_parser():
-    from kerasner.command_line import add_decode_argument
+    from kerasner.commands.command_line import add_decode_argument
 
     parser = argparse.ArgumentParser(prog="kerasner export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Folder of a saved kerasner model (e.g. runs/train/best).")
@@ -34,7 +34,7 @@ def build_parser():
 
 
 def main(argv=None):
-    from kerasner.command_line import run_command
+    from kerasner.commands.command_line import run_command
 
     return run_command(build_parser(), run, argv)
 

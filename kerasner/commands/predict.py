@@ -28,7 +28,7 @@ LONG_TEXT = 1 << 20  # characters; a longer text's entities are written as they 
 
 
 def build_parser():
-    from kerasner.command_line import add_decode_argument, add_word_splitter_argument
+    from kerasner.commands.command_line import add_decode_argument, add_word_splitter_argument
 
     parser = argparse.ArgumentParser(prog="kerasner predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Folder of a saved kerasner model (e.g. runs/train/best).")
@@ -44,7 +44,7 @@ def build_parser():
 
 
 def main(argv=None):
-    from kerasner.command_line import run_command
+    from kerasner.commands.command_line import run_command
 
     return run_command(build_parser(), run, argv)
 
@@ -62,7 +62,7 @@ def batches(items, size):
 
 def run(args):
     import kerasner
-    from kerasner.prediction_files import read_lines, read_word_sentences, write_entities, write_tags
+    from kerasner.commands.prediction_files import read_lines, read_word_sentences, write_entities, write_tags
 
     if args.text is not None and args.input_format != "text":
         raise ValueError("--text takes raw text; pass pre-split words with --input or standard input")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 
 def build_parser():
-    from kerasner.command_line import add_decode_argument, add_word_splitter_argument
+    from kerasner.commands.command_line import add_decode_argument, add_word_splitter_argument
 
     parser = argparse.ArgumentParser(
         prog="kerasner train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -105,7 +105,7 @@ def resolve_config(args):
 def main(argv=None):
     import shlex
 
-    from kerasner.command_line import run_command
+    from kerasner.commands.command_line import run_command
 
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -140,7 +140,7 @@ def start_run(output, config, overwrite=False):
     """Makes `output` the folder of this run: refuses one that holds another run or a finished
     one (unless `overwrite`, which clears it), and records the config."""
     from kerasner.run_folder import clear_run, differences, write_atomically
-    from kerasner.train_token_classifier import RUN_FILES
+    from kerasner.training import RUN_FILES
     from kerasner.training_config import CONFIG_FILE
 
     recorded_file = output / CONFIG_FILE
@@ -183,10 +183,10 @@ def tensorboard_callback(log_dir):
 
 def train_and_report(config, output, strategy, verbose, command=None):
     import kerasner
-    from kerasner.run_report import (
+    from kerasner.commands.run_report import (
         evaluate_features, evaluate_raw_text, plot_history, plot_per_type_f1, raw_text_line, summary_line, write_json,
     )
-    from kerasner.run_setup import load_model, load_splits, max_model_length
+    from kerasner.commands.run_setup import load_model, load_splits
 
     started = time.perf_counter()
     chief = kerasner.is_chief(strategy)
@@ -211,7 +211,7 @@ def train_and_report(config, output, strategy, verbose, command=None):
     preprocessor = kerasner.TokenClassificationPreprocessor(
         model.tokenizer,
         model.labels,
-        max_length=max_model_length(model, config.max_length),
+        max_length=model.max_input_length(config.max_length),
         stride=config.stride,
         label_all_subtokens=config.label_all_subtokens,
     )

@@ -39,14 +39,14 @@ def build_parser():
 
 
 def main(argv=None):
-    from kerasner.command_line import run_command
+    from kerasner.commands.command_line import run_command
 
     return run_command(build_parser(), run, argv)
 
 
 def run(args):
     import kerasner
-    from kerasner.run_setup import load_model, load_splits, max_model_length
+    from kerasner.commands.run_setup import load_model, load_splits
 
     output = Path(args.output)
     train, validation, labels, stats = load_splits(
@@ -60,7 +60,7 @@ def run(args):
             tiny.encoder.save_pretrained(model_source)
             tiny.tokenizer.save_pretrained(model_source)
     model = kerasner.BertTokenClassifier.from_pretrained(model_source, labels=labels)
-    preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=max_model_length(model, args.max_length))
+    preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=model.max_input_length(args.max_length))
     train_features, validation_features = preprocessor(train), preprocessor(validation)
     del model
     ranges = {} if args.epochs is None else {"epochs": (1, args.epochs)}

@@ -94,3 +94,26 @@ def labels_from_tags(tag_sequences):
     """
     kinds = sorted({split_tag(tag)[1] for tags in tag_sequences for tag in tags if tag != "O"})
     return ["O"] + [f"{prefix}-{kind}" for kind in kinds for prefix in "BI"]
+
+
+def validate_labels(labels, ignore_index=-100):
+    """Returns `labels` as a list of unique, non-empty strings; raises ValueError otherwise."""
+    if isinstance(labels, str) or not hasattr(labels, "__iter__"):
+        raise ValueError(f"`labels` must be a list of tag names such as ['O', 'B-per']. Received: labels={labels!r}")
+    labels = list(labels)
+    if not labels:
+        raise ValueError("`labels` must hold at least one tag name. Received: labels=[]")
+    bad = [label for label in labels if not isinstance(label, str) or not label]
+    if bad:
+        raise ValueError(f"Every label must be a non-empty string. Received: {bad[0]!r} in labels={labels!r}")
+    duplicated = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicated:
+        raise ValueError(f"Labels must be unique. Received duplicates {duplicated} in labels={labels!r}")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise ValueError(f"`ignore_index` must be an int. Received: ignore_index={ignore_index!r}")
+    if 0 <= ignore_index < len(labels):
+        raise ValueError(
+            f"`ignore_index` must not be a label id (0..{len(labels) - 1}); it would hide the label "
+            f"{labels[ignore_index]!r}. Received: ignore_index={ignore_index}"
+        )
+    return labels

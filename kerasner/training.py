@@ -11,14 +11,14 @@ import tf_keras as keras
 
 from kerasner.callbacks import BestModelCheckpoint, EntityF1Callback, ThroughputCallback
 from kerasner.callbacks.run_history import EpochSeeds, RunHistory
-from kerasner.distribution_strategy import is_chief
+from kerasner.runtime import is_chief
 from kerasner.run_folder import (
     BACKUP_DIR, HISTORY_FILE, STATE_FILE, RunLock, RunState, backed_up_epochs, clear_run, differences,
 )
+from kerasner.optimizers import create_optimizer
 from kerasner.token_features import POOL_BATCHES
 from kerasner.training_config import DEFAULTS
 from kerasner.training_plan import default_learning_rate, plan_training
-from kerasner.warmup_linear_decay import create_optimizer
 
 # What a run leaves in its folder; `overwrite` removes them.
 RUN_FILES = (STATE_FILE, HISTORY_FILE, BACKUP_DIR, "best", "best.old", "best.tmp")

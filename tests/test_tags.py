@@ -1,7 +1,7 @@
 import pytest
 
 from kerasner import detect_scheme, labels_from_tags, to_iob2
-from kerasner.tag_scheme import is_valid_tag
+from kerasner.tags import is_valid_tag
 
 
 @pytest.mark.parametrize(

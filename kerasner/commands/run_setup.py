@@ -4,13 +4,14 @@ import logging
 import time
 from pathlib import Path
 
-from kerasner.bert_token_classifier import MODEL_FILE, BertTokenClassifier
-from kerasner.data_format_error import cut
-from kerasner.read_sentences import read_sentences
-from kerasner.sample_data import sample_data_path
-from kerasner.tag_scheme import labels_from_tags
+from kerasner.bert_token_classifier import BertTokenClassifier
+from kerasner.errors import cut
+from kerasner.formats import read_sentences
+from kerasner.saving import MODEL_FILE
+from kerasner.sentences import sample_data_path
+from kerasner.sentences import train_validation_split
+from kerasner.tags import labels_from_tags
 from kerasner.tiny_bert import build_tiny_model
-from kerasner.train_validation_split import train_validation_split
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +92,3 @@ def load_model(model, train_sentences, labels, dropout=0.1, seed=42):
     if loaded.tokenizer is None:
         raise ValueError(f"No tokenizer found with the model {model!r}; a fast tokenizer is needed")
     return loaded
-
-
-def max_model_length(model, requested=None):
-    """The longest input the model takes: `requested`, capped by its tokenizer and positions."""
-    limits = [512, int(getattr(model.encoder.config, "max_position_embeddings", 512))]
-    if model.tokenizer is not None:
-        limits.append(int(model.tokenizer.model_max_length))
-    longest = min(limits)
-    if requested is not None and requested > longest:
-        raise ValueError(f"`max_length` must be at most {longest} for this model. Received: max_length={requested}")
-    return requested or longest

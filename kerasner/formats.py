@@ -1,4 +1,4 @@
-"""Readers for labelled NER files: GMB/Kaggle CSV, CoNLL columns and JSON lines."""
+"""Reading and writing files of labelled sentences: CoNLL, GMB-style CSV and JSON lines."""
 
 import csv
 import inspect
@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasner.data_format_error import DataFormatError
-from kerasner.sentence import Sentence
-from kerasner.sentence_list import SentenceList
-from kerasner.tag_scheme import _PREFIX_TO_IOB2, SCHEMES, detect_scheme, is_valid_tag, split_tag, to_iob2
+from kerasner.errors import DataFormatError
+from kerasner.sentences import Sentence, SentenceList
+from kerasner.tags import _PREFIX_TO_IOB2, SCHEMES, detect_scheme, is_valid_tag, split_tag, to_iob2
 
 logger = logging.getLogger(__name__)
 
@@ -322,3 +321,18 @@ def _check_tag_shapes(path, sentences, per_word_lines):
 
 
 _READERS = {"csv": _read_csv, "conll": _read_conll, "jsonl": _read_jsonl}
+
+
+def write_sentences(sentences, path):
+    """Writes `{"tokens": [...], "tags": [...]}` per line to `path`; returns the path.
+
+    Example:
+    ```python
+    kerasner.write_sentences(validation, "runs/train/validation.jsonl")
+    ```
+    """
+    path = Path(path)
+    with path.open("w", encoding="utf-8") as handle:
+        for sentence in sentences:
+            handle.write(json.dumps({"tokens": list(sentence.words), "tags": list(sentence.tags)}, ensure_ascii=False) + "\n")
+    return path

@@ -2,7 +2,7 @@
 
 import json
 
-from kerasner.data_format_error import DataFormatError
+from kerasner.errors import DataFormatError
 
 INPUT_FORMATS = ("text", "conll", "jsonl")
 WORDS_KEYS = ("tokens", "words")

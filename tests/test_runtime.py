@@ -8,7 +8,7 @@ import pytest
 
 import kerasner
 from kerasner import token_features
-from kerasner.malloc_thresholds import uses_glibc
+from kerasner.runtime import uses_glibc
 
 glibc_only = pytest.mark.skipif(not uses_glibc(), reason="mallopt is glibc's")
 

@@ -5,7 +5,7 @@ import pytest
 
 import kerasner
 from kerasner import decode_words, viterbi_decode
-from kerasner.tag_scheme import to_iob2
+from kerasner.tags import to_iob2
 
 LABELS = ["O", "B-per", "I-per", "B-geo", "I-geo"]
 

@@ -1,4 +1,4 @@
-"""Model predictions read back at word level."""
+"""A model's predictions on `TokenFeatures`, read at word level and decoded."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from kerasner.viterbi_decode import check_decode, viterbi_decode
+from kerasner.decoding import check_decode, decode_words
 
 
 def predict_word_logits(model, features, batch_size=64, progress=False):
@@ -32,37 +32,6 @@ def predict_word_logits(model, features, batch_size=64, progress=False):
         if bar is not None:
             bar.update(done)
     return features.word_values(window_logits)
-
-
-def decode_words(word_logits, labels, decode="viterbi", return_scores=False, previous=None):
-    """Label ids (and optionally their probabilities) from per-word logits.
-
-    Args:
-        word_logits: a list with one array `(num_words, num_labels)` per sentence.
-        labels: the label names, in the order of the logits' last axis (used by `"viterbi"`).
-        decode: `"viterbi"`, the most probable valid IOB2 sequence (`viterbi_decode`), or
-            `"argmax"`, each word's most probable label on its own. Defaults to `"viterbi"`.
-        return_scores: bool. Also return each word's softmax probability of its label.
-        previous: None, or per sentence the label id of the word before it (see
-            `viterbi_decode`); `"argmax"` ignores it. Defaults to None.
-
-    Returns:
-        A list with an int array of label ids per sentence; with `return_scores`, a pair of such
-        lists (ids, scores).
-    """
-    check_decode(decode)
-    if decode == "viterbi":
-        ids = viterbi_decode(word_logits, labels, previous)
-    else:
-        ids = [np.asarray(logits).argmax(-1) for logits in word_logits]
-    if not return_scores:
-        return ids
-    scores = []
-    for logits, chosen in zip(word_logits, ids):
-        shifted = np.exp(logits - logits.max(-1, keepdims=True))
-        probabilities = shifted / shifted.sum(-1, keepdims=True)
-        scores.append(probabilities[np.arange(len(chosen)), chosen])
-    return ids, scores
 
 
 def predict_words(model, features, batch_size=64, return_scores=False, decode="viterbi", progress=False):

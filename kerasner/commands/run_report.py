@@ -7,10 +7,10 @@ import numpy as np
 from seqeval.metrics import classification_report
 
 from kerasner.entity_predictor import decode_entities
-from kerasner.entity_scores import entity_scores, span_scores
-from kerasner.predict_words import predict_tags
+from kerasner.evaluation import entity_scores, span_scores
+from kerasner.prediction import predict_tags
 from kerasner.run_folder import write_atomically
-from kerasner.tag_scheme import split_tag
+from kerasner.tags import split_tag
 from kerasner.word_splitter import detokenize
 
 

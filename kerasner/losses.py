@@ -1,7 +1,22 @@
-"""Cross-entropy over the labelled positions of a token-classification batch."""
+"""The labelled positions of a token-classification batch, and the cross-entropy over them."""
 
 import tensorflow as tf
 import tf_keras as keras
+
+
+def labelled_mask(labels, ignore_index=-100, sample_weight=None):
+    """A float32 mask of the positions of `labels` (batch, seq_len) that carry a label.
+
+    Positions labelled `ignore_index` (sub-word continuations, special tokens, padding) are 0,
+    the others 1, times `sample_weight` if given (one weight per sequence, or per position).
+    """
+    mask = tf.cast(tf.not_equal(labels, ignore_index), tf.float32)  # (batch, seq_len)
+    if sample_weight is not None:
+        weight = tf.cast(sample_weight, tf.float32)
+        if weight.shape.rank == 1:  # one weight per sequence
+            weight = weight[:, tf.newaxis]
+        mask = mask * weight
+    return mask
 
 
 @keras.saving.register_keras_serializable(package="kerasner")
@@ -43,12 +58,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         labels = tf.cast(y_true, tf.int32)  # (batch, seq_len)
         if labels.shape.rank == logits.shape.rank:  # (batch, seq_len, 1) labels
             labels = tf.squeeze(labels, axis=-1)
-        mask = tf.cast(tf.not_equal(labels, self.ignore_index), tf.float32)  # (batch, seq_len)
-        if sample_weight is not None:
-            weight = tf.cast(sample_weight, tf.float32)
-            if weight.shape.rank == 1:  # one weight per sequence
-                weight = weight[:, tf.newaxis]
-            mask = mask * weight
+        mask = labelled_mask(labels, self.ignore_index, sample_weight)  # (batch, seq_len)
         per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=tf.maximum(labels, 0), logits=logits
         )  # (batch, seq_len)

@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 
-from kerasner.viterbi_decode import DECODES
+from kerasner.decoding import DECODES
 from kerasner.word_splitter import SPLITTERS
 
 
