@@ -1,32 +1,18 @@
-"""Measure kerasner against the usual recipes; every comparison runs side by side in one process.
+"""Measure kerasner against the usual recipes, side by side in one process.
 
 Commands:
-    data   read, split and tokenize a corpus; print the time of each step and the padding overhead
-           of kerasner's length-bucketed batches against padding every sentence to a fixed length.
-    speed  train the same encoder on the same sentences with (1) the classic tutorial recipe (pad
-           every sentence to 128, plain cross-entropy over every position), (2) the transformers
-           TensorFlow example recipe (shuffled batches padded to their longest by
-           DataCollatorForTokenClassification, the model's -100 loss) and (3) kerasner, taking turns
-           in rounds; report real (non-padding) tokens per second, ratios and the matmul ceiling of
-           this machine; then
-           compare inference sentences/s of kerasner's EntityPredictor with transformers'
-           pipeline("token-classification").
-    serving throughput of a trained model on raw text (a corpus's validation sentences, detokenized):
-           its exported SavedModel, EntityPredictor and transformers' pipeline on the same folder,
-           at batch 32 and at batch 1, taking turns in rounds; and on how many texts (the whole
-           split, and fuzz texts) the SavedModel gives exactly EntityPredictor's entities.
-    quality fine-tune a pretrained encoder with kerasner and with the transformers TensorFlow recipe
-           for the same epochs on GMB (80/20 sentence split, seed 42) and WNUT-17 (train, scored on
-           dev); write entity P/R/F1 overall and per type, time and peak memory of each run.
+    data     time reading, splitting and tokenizing a corpus; padding overheads of the batchings
+    speed    training real tokens/s of recipes taking turns in rounds, against the matmul ceiling
+    recipes  list the training recipes of `speed`
+    serving  texts/s of the exported SavedModel, EntityPredictor and the transformers pipeline
+    quality  entity F1 of kerasner and of the transformers recipe after the same epochs
 
-Examples:
-    python scripts/benchmark.py data --data $KERASNER_DATA_DIR/gmb/ner_dataset.csv --model $KERASNER_MODEL_DIR
-    python scripts/benchmark.py speed --data $KERASNER_DATA_DIR/gmb/ner_dataset.csv --sentences 2048 --output speed.json
-    python scripts/benchmark.py serving --model runs/gmb/best --data $KERASNER_DATA_DIR/gmb/ner_dataset.csv --output docs/serving.json
-    python scripts/benchmark.py quality --data-dir $KERASNER_DATA_DIR --model $KERASNER_MODEL_DIR --epochs 1 --output quality.json
+Every --output file holds the numbers, the settings and their provenance: the commit, the date,
+the CPU and its flags, the thread counts, the library versions and the command line.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -37,73 +23,137 @@ from pathlib import Path
 import kerasner.commands  # noqa: F401  (sets TensorFlow's environment before it is imported)
 
 
-SPEED_RECIPES = (
-    "tutorial", "hf", "kerasner", "kerasner-jit", "kerasner-budget", "kerasner-lazy", "kerasner-lazy-budget", "kerasner-bf16",
-    "kerasner-lazy-bf16", "kerasner-tf-malloc", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-autotune",
-    "kerasner-relu", "kerasner-no-dropout", "kerasner-sgd", "kerasner-bound",
-)
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A training recipe of `speed`: how its batches are made and how its step runs.
+
+    Recipes of the "kerasner" family differ from kerasner's defaults only where a field says so.
+    Those that change the model or the optimizer's maths (activation, dropout, sgd) are bounds,
+    not recipes: what making that work free could give.
+    """
+
+    about: str
+    family: str = "kerasner"  # "tutorial", "hf" or "kerasner"
+    pack: bool | None = None  # several sentences a row; None: kerasner's choice (on for BERT)
+    pool_batches: int | None = None  # length-grouping pools; None: kerasner's (1, random batches, when packing)
+    token_budget: bool = False  # cut batches by --max-tokens
+    optimizer: str = "fused"  # fused (FusedAdamW), lazy (LazyAdamW), keras-adamw, keras-decay or sgd
+    precision: str = "float32"  # or "mixed_bfloat16"
+    jit: bool = False  # the step compiled with XLA
+    autotune: bool = False  # tf.data's autotuning on (off elsewhere: an iterator's end can wait for its thread)
+    activation: str | None = None  # instead of the encoder's GELU
+    dropout: bool = True  # False: no dropout in the encoder or the head
+    tensorflow_malloc: bool = False  # under the 128 KiB malloc thresholds TensorFlow's from_generator sets
+
+
+SPEED_RECIPES = {
+    "tutorial": Recipe("every sentence padded to 128, plain cross-entropy over every position", family="tutorial"),
+    "hf": Recipe("transformers' example: shuffled batches padded to their longest, the -100 loss", family="hf"),
+    "kerasner": Recipe("kerasner's defaults: packed random batches, FusedAdamW"),
+    "kerasner-jit": Recipe("the step compiled with XLA", jit=True),
+    "kerasner-budget": Recipe("length-grouped batches cut by --max-tokens, a sentence a row", pack=False, token_budget=True),
+    "kerasner-lazy": Recipe("LazyAdamW: only the embedding rows a batch uses are updated", optimizer="lazy"),
+    "kerasner-lazy-budget": Recipe("LazyAdamW and --max-tokens batches", pack=False, token_budget=True, optimizer="lazy"),
+    "kerasner-bf16": Recipe("mixed_bfloat16: bfloat16 compute, float32 weights, head and loss", precision="mixed_bfloat16"),
+    "kerasner-lazy-bf16": Recipe("LazyAdamW under mixed_bfloat16", optimizer="lazy", precision="mixed_bfloat16"),
+    "kerasner-tf-malloc": Recipe("TensorFlow's 128 KiB malloc thresholds", tensorflow_malloc=True),
+    "kerasner-keras-adamw": Recipe("tf-keras' AdamW instead of FusedAdamW", optimizer="keras-adamw"),
+    "kerasner-keras-decay": Recipe("FusedAdamW's update with tf-keras' weight decay (w * wd * lr, subtracted)", optimizer="keras-decay"),
+    "kerasner-autotune": Recipe("fed with tf.data's autotuning on", autotune=True),
+    "kerasner-relu": Recipe("bound: ReLU for GELU", activation="relu"),
+    "kerasner-no-dropout": Recipe("bound: no dropout", dropout=False),
+    "kerasner-sgd": Recipe("bound: plain SGD for AdamW", optimizer="sgd"),
+    "kerasner-bound": Recipe("bound: ReLU, no dropout and SGD at once", activation="relu", dropout=False, optimizer="sgd"),
+}
+POOLS_RECIPE = re.compile(r"kerasner-pools-([1-9][0-9]*)")
 
 
 def speed_recipe(name):
-    """A recipe of `speed --recipes`: one of SPEED_RECIPES, or kerasner-pools-N (N >= 1)."""
-    if name in SPEED_RECIPES or re.fullmatch(r"kerasner-pools-[1-9][0-9]*", name):
-        return name
-    raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (choose from {', '.join(SPEED_RECIPES)}, kerasner-pools-N)")
+    """The `Recipe` called `name`: one of SPEED_RECIPES, or kerasner-pools-N (N >= 1 batches a pool)."""
+    if name in SPEED_RECIPES:
+        return SPEED_RECIPES[name]
+    match = POOLS_RECIPE.fullmatch(name)
+    if match:
+        pools = int(match.group(1))
+        return Recipe(f"a sentence a row, batches grouped by length in pools of {pools}", pack=False, pool_batches=pools)
+    raise argparse.ArgumentTypeError(f"invalid choice: {name!r} (see `benchmark.py recipes`)")
+
+
+def recipe_name(name):
+    """`name` if it names a recipe (for argparse, which keeps the name)."""
+    speed_recipe(name)
+    return name
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data = commands.add_parser("data", help="Time reading, splitting and tokenizing; compare padding overheads.")
     data.add_argument("--data", required=True, help="Labelled corpus (e.g. GMB ner_dataset.csv).")
     data.add_argument("--model", required=True, help="Directory or hub name of the tokenizer to use.")
     data.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
-    data.add_argument("--fixed-length", type=int, default=128, help="Length every sentence is padded to by the classic recipe. Defaults to 128.")
-    data.add_argument("--output", help="Also write the numbers as JSON to this file.")
-    speed = commands.add_parser("speed", help="Training tokens/s of three recipes side by side; inference sentences/s.")
+    data.add_argument("--fixed-length", type=int, default=128, help="Length the classic recipe pads to. Defaults to 128.")
+    data.add_argument("--output", help="Write the result to this JSON file.")
+    speed = commands.add_parser("speed", help="Training tokens/s of recipes side by side; inference sentences/s.")
     speed.add_argument("--data", required=True, help="Labelled corpus (e.g. GMB ner_dataset.csv).")
+    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=recipe_name, metavar="RECIPE", help="Recipes to run (`benchmark.py recipes` lists them). Defaults to tutorial hf kerasner.")
     speed.add_argument("--sentences", type=int, default=2048, help="Sentences to train on (a seeded sample). Defaults to 2048.")
     speed.add_argument("--batch-size", type=int, default=32, help="Sentences per batch. Defaults to 32.")
-    speed.add_argument("--warmup-batches", type=int, default=8, help="Batches trained before timing starts (tracing, allocation). Defaults to 8.")
-    speed.add_argument("--tokenizer", help="Tokenizer folder or hub name. Defaults to an uncased vocabulary of 30,522 made from the data (no download).")
+    speed.add_argument("--warmup-batches", type=int, default=8, help="Batches trained before timing starts. Defaults to 8.")
+    speed.add_argument("--rounds", type=int, default=4, help="Parts of the timed batches; the recipes take turns, a part each. Defaults to 4.")
+    speed.add_argument("--tokenizer", help="Tokenizer folder or hub name. Defaults to a 30,522-piece vocabulary made from the data.")
     speed.add_argument("--layers", type=int, default=6, help="Encoder layers. Defaults to 6.")
     speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
     speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
     speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=speed_recipe, metavar="RECIPE", help="Recipes to run: tutorial, hf, kerasner or a kerasner variant: kerasner-jit compiles with XLA, -keras-adamw trains with tf-keras' AdamW instead of FusedAdamW, -keras-decay with FusedAdamW's update but tf-keras' weight decay (w * wd * lr, then a subtraction), -tf-malloc runs under the 128 KiB malloc thresholds TensorFlow's from_generator sets (what kerasner.restore_malloc_thresholds undoes for every other recipe), -budget cuts batches by --max-tokens, -lazy updates only the embedding rows a batch uses (LazyAdamW), -bf16 trains under mixed_bfloat16, -autotune is fed with tf.data's autotuning on (every other recipe has it off: the end of each round's iterator can wait for the autotuning thread's sleep); -relu, -no-dropout and -sgd are bounds, not recipes: the default with ReLU for GELU, without dropout, or with plain SGD for AdamW, what making that work free could give; -bound, all three at once; kerasner-pools-N pads one sentence a row in batches grouped by length in pools of N batches (1: random batches; 16: kerasner's default before packing) instead of packing random batches. Defaults to tutorial hf kerasner.")
-    speed.add_argument("--rounds", type=int, default=4, help="Parts the timed batches of every recipe are cut into; the recipes take turns, a part each, so that a slow spell of the machine slows all of them. Defaults to 4.")
-    speed.add_argument("--max-tokens", type=int, default=2048, help="Token budget per batch of kerasner-budget. Defaults to 2048.")
+    speed.add_argument("--max-tokens", type=int, default=2048, help="Padded positions per batch of the -budget recipes. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
     speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
-    speed.add_argument("--output", help="Also write the numbers as JSON to this file.")
+    speed.add_argument("--output", help="Write the result to this JSON file.")
+    commands.add_parser("recipes", help="List the training recipes of `speed`.")
     serving = commands.add_parser("serving", help="Texts/s of the exported SavedModel, EntityPredictor and the transformers pipeline.")
     serving.add_argument("--model", required=True, help="A saved kerasner model folder (e.g. runs/gmb/best).")
-    serving.add_argument("--data", required=True, help="Labelled corpus; its validation split (--validation-size, seed 42) is given as raw text.")
-    serving.add_argument("--validation-size", type=float, default=0.2, help="Share held out, as train.py splits it. Defaults to 0.2.")
+    serving.add_argument("--data", required=True, help="Labelled corpus; its validation split is sent as raw text.")
+    serving.add_argument("--validation-size", type=float, default=0.2, help="Share held out (seed 42), as train splits it. Defaults to 0.2.")
     serving.add_argument("--texts", type=int, default=512, help="Texts timed at batch 32. Defaults to 512.")
-    serving.add_argument("--single-texts", type=int, default=256, help="Texts sent one at a time (batch 1). Defaults to 256.")
-    serving.add_argument("--fuzz", type=int, default=300, help="Also compare the SavedModel's entities with EntityPredictor's on this many fuzz texts, besides texts of 5,000 and 9,000 words. Defaults to 300.")
-    serving.add_argument("--rounds", type=int, default=4, help="Parts the texts are cut into; the recipes take turns, a part each. Defaults to 4.")
-    serving.add_argument("--output", help="Also write the numbers, with their provenance, as JSON to this file.")
+    serving.add_argument("--single-texts", type=int, default=256, help="Texts sent one at a time. Defaults to 256.")
+    serving.add_argument("--fuzz", type=int, default=300, help="Fuzz texts on which the SavedModel must equal EntityPredictor. Defaults to 300.")
+    serving.add_argument("--rounds", type=int, default=4, help="Parts of the texts; the recipes take turns, a part each. Defaults to 4.")
+    serving.add_argument("--output", help="Write the result to this JSON file.")
     quality = commands.add_parser("quality", help="Entity F1 of kerasner and of the transformers recipe after the same epochs.")
     quality.add_argument("--data-dir", default=os.environ.get("KERASNER_DATA_DIR"), help="Folder with gmb/ner_dataset.csv and wnut17/. Defaults to $KERASNER_DATA_DIR.")
     quality.add_argument("--model", default=os.environ.get("KERASNER_MODEL_DIR"), help="Pretrained encoder folder or hub name. Defaults to $KERASNER_MODEL_DIR.")
     quality.add_argument("--datasets", nargs="+", default=["gmb", "wnut17"], choices=["gmb", "wnut17"], help="Corpora. Defaults to gmb wnut17.")
     quality.add_argument("--recipes", nargs="+", default=["kerasner", "hf"], choices=["kerasner", "hf"], help="Recipes. Defaults to kerasner hf.")
-    quality.add_argument("--epochs", type=int, default=1, help="Epochs for every run (GMB). Defaults to 1.")
-    quality.add_argument("--wnut-epochs", type=int, default=3, help="Epochs for WNUT-17 (a small corpus). Defaults to 3.")
+    quality.add_argument("--epochs", type=int, default=1, help="Epochs on GMB. Defaults to 1.")
+    quality.add_argument("--wnut-epochs", type=int, default=3, help="Epochs on WNUT-17. Defaults to 3.")
     quality.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
     quality.add_argument("--learning-rate", type=float, default=5e-5, help="Peak learning rate of both recipes. Defaults to 5e-5.")
-    quality.add_argument("--seed", type=int, default=42, help="Seed of both recipes' weights, dropout and batch order (the GMB split stays seed 42). Defaults to 42.")
+    quality.add_argument("--seed", type=int, default=42, help="Seed of the weights, dropout and batch order (the GMB split stays 42). Defaults to 42.")
     quality.add_argument("--limit", type=int, help="Use only this many training sentences (a quick check).")
-    quality.add_argument("--mixed-precision", choices=["float16", "bfloat16"], help="Train kerasner under this mixed-precision policy. Defaults to float32.")
-    quality.add_argument("--lazy-embeddings", action="store_true", help="Train kerasner with LazyAdamW (only the embedding rows a batch uses are updated).")
-    quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions instead of --batch-size.")
-    quality.add_argument("--pool-batches", type=int, help="kerasner's length-grouping pools, in batches; 1 draws random batches as the transformers recipe does. Defaults to kerasner's (1 when packing, else 16).")
-    quality.add_argument("--pack", action=argparse.BooleanOptionalAction, help="Pack kerasner's batches several sentences to a row (attention kept within each sentence). Defaults to kerasner's (on for BERT encoders).")
-    quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the runs' models and the scored sentences (DATASET-validation.jsonl, for scripts/evaluate.py). Defaults to runs/benchmark-quality.")
-    quality.add_argument("--output", help="Also write the numbers as JSON to this file.")
+    quality.add_argument("--mixed-precision", choices=["float16", "bfloat16"], help="Train kerasner under this policy. Defaults to float32.")
+    quality.add_argument("--lazy-embeddings", action="store_true", help="Train kerasner with LazyAdamW.")
+    quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions.")
+    quality.add_argument("--pool-batches", type=int, help="kerasner's length-grouping pools, in batches (1: random batches).")
+    quality.add_argument("--pack", action=argparse.BooleanOptionalAction, help="Pack kerasner's batches. Defaults to kerasner's (on for BERT).")
+    quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the models and scored sentences. Defaults to runs/benchmark-quality.")
+    quality.add_argument("--output", help="Write the result to this JSON file.")
     return parser
+
+
+def recipes_command(args):
+    width = max(map(len, SPEED_RECIPES))
+    for name, recipe in SPEED_RECIPES.items():
+        print(f"{name:{width}s}  {recipe.about}")
+    print(f"{'kerasner-pools-N':{width}s}  a sentence a row, batches grouped by length in pools of N (1: random batches)")
+    return 0
+
+
+def write_result(args, result):
+    """Writes `result` to `args.output` (if set) with the settings and their provenance."""
+    if args.output:
+        output = {**result, "settings": vars(args), "provenance": provenance()}
+        Path(args.output).write_text(json.dumps(output, indent=2) + "\n")
 
 
 def data_command(args):
@@ -157,8 +207,7 @@ def data_command(args):
     print(f"  {'length-grouped pools of 16 (--no-pack):':40s}{bucketed:.3f}x")
     print(f"  {'random batches, a sentence a row:':40s}{random:.3f}x")
     print(f"  {f'every sentence padded to {args.fixed_length}:':40s}{fixed:.3f}x  ({fixed / packed:.2f}x more positions than packed)")
-    if args.output:
-        Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args, result)
     return 0
 
 
@@ -250,6 +299,28 @@ def fit_seconds(model, batches, autotune=False):
     return time.perf_counter() - start
 
 
+def speed_optimizer(kind, steps):
+    """The optimizer of a `Recipe.optimizer` kind, with kerasner's schedule (5e-5 peak) over `steps`."""
+    import types
+
+    import tf_keras as keras
+
+    import kerasner
+    from kerasner.optimizers import NO_WEIGHT_DECAY
+
+    optimizer = kerasner.create_optimizer(5e-5, total_steps=steps, lazy=kind == "lazy")
+    if kind == "keras-adamw":  # the same schedule and decay rate
+        optimizer = keras.optimizers.AdamW(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
+        optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
+    elif kind == "keras-decay":  # FusedAdamW's update, tf-keras' weight decay: `w * wd * lr`, then `assign_sub`
+        optimizer._apply_weight_decay = types.MethodType(keras.optimizers.Optimizer._apply_weight_decay, optimizer)
+    elif kind == "sgd":
+        optimizer = keras.optimizers.SGD(optimizer.learning_rate)
+    elif kind not in ("fused", "lazy"):
+        raise ValueError(f"Unknown optimizer of a recipe: {kind!r}")
+    return optimizer
+
+
 def speed_command(args):
     import shutil
     import tempfile
@@ -260,18 +331,12 @@ def speed_command(args):
 
     import kerasner
     from kerasner.runtime import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
-    from kerasner.token_features import POOL_BATCHES
-    from kerasner.optimizers import NO_WEIGHT_DECAY
-
-    class KerasDecayFusedAdamW(kerasner.FusedAdamW):
-        """FusedAdamW's update with tf-keras' weight decay: `w * wd * lr`, then `assign_sub`."""
-
-        _apply_weight_decay = keras.optimizers.Optimizer._apply_weight_decay
 
     if args.rounds < 1:
         raise ValueError(f"--rounds must be at least 1. Received: {args.rounds}")
+    recipes = {name: speed_recipe(name) for name in args.recipes}
     malloc_restored = kerasner.restore_malloc_thresholds()  # every recipe here is fed by from_generator
-    if "kerasner-tf-malloc" in args.recipes and not malloc_restored:
+    if any(recipe.tensorflow_malloc for recipe in recipes.values()) and not malloc_restored:
         raise ValueError("kerasner-tf-malloc needs glibc's mallopt (Linux with glibc)")
     rng = np.random.default_rng(args.seed)
     sentences = kerasner.read_sentences(args.data)
@@ -303,15 +368,15 @@ def speed_command(args):
     print(f"{len(picked)} sentences, batch {args.batch_size}, {num_batches} batches ({args.warmup_batches} warm-up, "
           f"the rest timed in {args.rounds} rounds); encoder {args.layers} layers x {args.hidden}")
     bf16_ceiling = None
-    if any(recipe.endswith("-bf16") for recipe in args.recipes):
+    if any(recipe.precision == "mixed_bfloat16" for recipe in recipes.values()):
         bf16_flops = matmul_flops_per_second(args.hidden, args.intermediate, dtype="bfloat16")
         bf16_ceiling = bf16_flops / per_token
         print(f"bfloat16 matmul {bf16_flops / 1e9:.1f} GFLOP/s: bfloat16 ceiling {bf16_ceiling:,.0f} real tokens/s")
 
     runs, features = {}, None
-    for recipe in args.recipes:
+    for name, recipe in recipes.items():
         keras.utils.set_random_seed(args.seed)
-        if recipe == "tutorial":
+        if recipe.family == "tutorial":
             model = transformers.TFBertForTokenClassification.from_pretrained(encoder_dir, num_labels=len(labels))
             pad = keras.preprocessing.sequence.pad_sequences
             ids = pad(encoded["input_ids"], maxlen=128, padding="post", truncating="post", dtype="int32")
@@ -324,7 +389,7 @@ def speed_command(args):
                 for b in (order[k * args.batch_size : (k + 1) * args.batch_size] for k in range(num_batches))
             ]
             model.compile(keras.optimizers.Adam(5e-5), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        elif recipe == "hf":
+        elif recipe.family == "hf":
             model = transformers.TFBertForTokenClassification.from_pretrained(encoder_dir, num_labels=len(labels))
             collator = transformers.DataCollatorForTokenClassification(tokenizer, return_tensors="np")
             hf_rows = first_subtoken_rows(encoded, picked, label2id)
@@ -336,25 +401,15 @@ def speed_command(args):
             optimizer, _ = transformers.create_optimizer(5e-5, num_train_steps=num_batches, num_warmup_steps=num_batches // 10)
             model.compile(optimizer=optimizer)  # the model's own -100 loss
         else:
-            # -bf16: mixed_bfloat16 (bfloat16 compute, float32 weights, head and loss).
-            keras.mixed_precision.set_global_policy("mixed_bfloat16" if recipe.endswith("-bf16") else "float32")
-            # Bounds, not recipes: the default's step with some of its work that is not a matmul
-            # made (almost) free: -relu, ReLU for GELU; -no-dropout; -sgd, plain SGD for AdamW;
-            # -bound, all three.
-            relu, no_dropout, sgd = (recipe in (f"kerasner-{part}", "kerasner-bound") for part in ("relu", "no-dropout", "sgd"))
-            changes = {"hidden_act": "relu"} if relu else {}
-            if no_dropout:  # the head's and the encoder's
+            keras.mixed_precision.set_global_policy(recipe.precision)
+            changes = {} if recipe.activation is None else {"hidden_act": recipe.activation}
+            if not recipe.dropout:  # the head's and the encoder's
                 changes.update(dropout=0.0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
             model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels, **changes)
             if features is None:  # the same windows for every kerasner recipe
                 features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
-            budget = args.max_tokens if recipe.endswith("-budget") else None
-            if recipe.startswith("kerasner-pools-"):
-                pack, pools = False, int(recipe.rsplit("-", 1)[1])
-            elif budget is not None:
-                pack, pools = False, POOL_BATCHES  # the budget cuts length-grouped pools, a sentence a row
-            else:
-                pack, pools = kerasner.resolve_batching(model)  # kerasner's default: packed random batches
+            budget = args.max_tokens if recipe.token_budget else None
+            pack, pools = kerasner.resolve_batching(model, recipe.pack, recipe.pool_batches)
             batches = [
                 (x, y)
                 for x, y, _ in features.batches(
@@ -363,18 +418,11 @@ def speed_command(args):
             ]
             if budget is None:
                 batches = batches[:num_batches]
-            optimizer = kerasner.create_optimizer(5e-5, total_steps=len(batches), lazy="-lazy" in recipe)
-            if recipe in ("kerasner-keras-adamw", "kerasner-keras-decay"):  # the same schedule and decay rate
-                optimizer_class = keras.optimizers.AdamW if recipe == "kerasner-keras-adamw" else KerasDecayFusedAdamW
-                optimizer = optimizer_class(learning_rate=optimizer.learning_rate, weight_decay=optimizer.weight_decay)
-                optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
-            if sgd:
-                optimizer = keras.optimizers.SGD(optimizer.learning_rate)
             per_step = sum(int((y != -100).sum()) for _, y in batches) / len(batches)  # of the batches trained
-            model.compile(optimizer, labelled_positions_per_step=per_step, jit_compile=recipe == "kerasner-jit")
+            model.compile(speed_optimizer(recipe.optimizer, len(batches)), labelled_positions_per_step=per_step, jit_compile=recipe.jit)
         fit_seconds(model, batches[: args.warmup_batches])  # tracing and first allocations, not timed
         keras.mixed_precision.set_global_policy("float32")
-        runs[recipe] = (model, batches[args.warmup_batches :])
+        runs[name] = (model, batches[args.warmup_batches :])
 
     # The timed batches of every recipe are cut into --rounds parts, and the recipes take turns, a
     # part each, in a rotating order: a slow spell of the machine slows every recipe alike. The
@@ -382,7 +430,7 @@ def speed_command(args):
     seconds = dict.fromkeys(runs, 0.0)
     flops = training_flops = 0.0
     # The default recipe's batches when it runs, else the first kerasner variant's (other pools pad more).
-    kerasner_recipe = "kerasner" if "kerasner" in runs else next((recipe for recipe in runs if recipe.startswith("kerasner")), None)
+    kerasner_recipe = "kerasner" if "kerasner" in runs else next((name for name in runs if recipes[name].family == "kerasner"), None)
     kerasner_batches = None if kerasner_recipe is None else runs[kerasner_recipe][1]
     rows = 1024 if kerasner_batches is None else round(np.mean([x["input_ids"].size for x, _ in kerasner_batches]))
     parts = {recipe: np.array_split(np.arange(len(timed)), args.rounds) for recipe, (_, timed) in runs.items()}
@@ -390,15 +438,15 @@ def speed_command(args):
         flops = max(flops, matmul_flops_per_second(args.hidden, args.intermediate))
         training_flops = max(training_flops, training_matmul_flops_per_second(args.hidden, args.intermediate, rows))
         turn = list(runs)[round_index % len(runs) :] + list(runs)[: round_index % len(runs)]
-        for recipe in turn:
-            model, timed = runs[recipe]
-            part = parts[recipe][round_index]
+        for name in turn:
+            model, timed = runs[name]
+            part = parts[name][round_index]
             if len(part) == 0:
                 continue
-            if recipe.endswith("-tf-malloc"):
+            if recipes[name].tensorflow_malloc:
                 set_malloc_thresholds(128 * 1024, 128 * 1024)
-            seconds[recipe] += fit_seconds(model, [timed[i] for i in part], autotune=recipe.endswith("-autotune"))
-            if recipe.endswith("-tf-malloc"):
+            seconds[name] += fit_seconds(model, [timed[i] for i in part], autotune=recipes[name].autotune)
+            if recipes[name].tensorflow_malloc:
                 set_malloc_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
     ceiling = flops / per_token
     print(f"matmul {flops / 1e9:.1f} GFLOP/s (best of {args.rounds} rounds), {per_token / 1e6:.1f} MFLOP per training "
@@ -428,21 +476,19 @@ def speed_command(args):
     if bf16_ceiling is not None:
         summary["bfloat16_ceiling_real_tokens_per_second"] = bf16_ceiling
     ratios = {}
-    for name in [r for r in results if r.startswith("kerasner")]:
+    for name in [r for r in results if recipes[r].family == "kerasner"]:
         for other in ("tutorial", "hf"):
             if other in results:
                 ratios[f"{name}_vs_{other}"] = results[name]["real_tokens_per_second"] / results[other]["real_tokens_per_second"]
         ratios[f"{name}_share_of_ceiling"] = results[name]["real_tokens_per_second"] / ceiling
-        if name.endswith("-bf16"):
+        if recipes[name].precision == "mixed_bfloat16":
             ratios[f"{name}_share_of_bfloat16_ceiling"] = results[name]["real_tokens_per_second"] / bf16_ceiling
     for key, value in ratios.items():
         print(f"{key}: {value:.2f}" + ("" if "share" in key else "x"))
     if args.inference_sentences:
         summary["inference"] = inference_comparison(args, picked[: args.inference_sentences], encoder_dir, labels)
     shutil.rmtree(encoder_dir, ignore_errors=True)
-    output = {"recipes": results, "ratios": ratios, **summary, "settings": vars(args)}
-    if args.output:
-        Path(args.output).write_text(json.dumps(output, indent=2) + "\n")
+    write_result(args, {"recipes": results, "ratios": ratios, **summary})
     return 0
 
 
@@ -647,16 +693,22 @@ def quality_command(args):
                   f"in {seconds:,.0f} s, peak memory so far {peak_memory_gb():.2f} GB; {per_type}", flush=True)
             if raw_text is not None:
                 print(f"{key:18s} {raw_text_line(raw_text)}", flush=True)
-            if args.output:
-                Path(args.output).write_text(json.dumps({"results": results, "settings": vars(args)}, indent=2) + "\n")
+            write_result(args, {"results": results})  # after every run: a long benchmark keeps what it measured
     return 0
 
 
+# The CPU flags that decide which matmul kernels oneDNN can run.
+SIMD_FLAGS = re.compile(r"(avx\w*|amx\w*|fma\w*|sse4_2|f16c)")
+
+
 def provenance():
-    """Where a result comes from: the commit, the machine, the versions and the command."""
+    """Where a result comes from: the commit, the date, the machine, the threads, the versions and the command."""
+    import datetime
     import platform
     import subprocess
     from importlib import metadata
+
+    import tensorflow as tf
 
     def version(name):
         try:
@@ -664,13 +716,31 @@ def provenance():
         except metadata.PackageNotFoundError:
             return None
 
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else platform.processor()
+    def git(*command):
+        return subprocess.run(["git", *command], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    field = lambda name: next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith(name)), "")  # noqa: E731
+    threads = tf.config.threading
     return {
-        "commit": commit + ("-dirty" if dirty else ""),
-        "machine": {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform()},
-        "versions": {name: version(name) for name in ("kerasner", "tensorflow", "tf-keras", "tensorflow-text", "transformers")} | {"python": platform.python_version()},
+        "commit": git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else ""),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu": field("model name") or platform.processor(),
+            "simd_flags": sorted(set(SIMD_FLAGS.findall(field("flags")))),
+            "cores": os.cpu_count(),
+            "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1) if hasattr(os, "sysconf") else None,
+            "system": platform.platform(),
+        },
+        "threads": {
+            "intra_op": threads.get_intra_op_parallelism_threads(),  # 0: TensorFlow's choice, one per core
+            "inter_op": threads.get_inter_op_parallelism_threads(),
+            **{key: os.environ[key] for key in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS") if key in os.environ},
+        },
+        "environment": {key: os.environ.get(key) for key in ("TF_ENABLE_ONEDNN_OPTS", "TF_USE_LEGACY_KERAS")},
+        "versions": {name: version(name) for name in ("kerasner", "tensorflow", "tf-keras", "tensorflow-text", "transformers", "keras-tuner", "seqeval")}
+        | {"python": platform.python_version()},
         "command": " ".join(["python", *sys.argv]),
     }
 
@@ -763,13 +833,13 @@ def serving_command(args):
             f"SavedModel against EntityPredictor on {row['texts']:,} {key.replace('_', ' ')} ({row['entities']:,} entities): "
             f"{row['equal']:,} give the same entities; scores differ by at most {row['max_score_difference']:.1e}", flush=True,
         )
-    if args.output:
-        Path(args.output).write_text(json.dumps({"results": results, "provenance": provenance(), "settings": vars(args)}, indent=2) + "\n")
+    write_result(args, {"results": results})
     return 0
 
 
 def run(args):
-    return {"data": data_command, "speed": speed_command, "serving": serving_command, "quality": quality_command}[args.command](args)
+    commands = {"data": data_command, "speed": speed_command, "recipes": recipes_command, "serving": serving_command, "quality": quality_command}
+    return commands[args.command](args)
 
 
 def main(argv=None):

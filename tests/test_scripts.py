@@ -1,3 +1,4 @@
+import argparse
 import json
 import shutil
 import subprocess
@@ -125,6 +126,10 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
         "kerasner-autotune", "kerasner-relu", "kerasner-bound",
     }
     assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
+    where = results["provenance"]  # every result file says where it comes from
+    assert len(where["commit"].removesuffix("-dirty")) == 40 and where["date"] and where["command"].startswith("python")
+    assert where["machine"]["cpu"] and where["machine"]["simd_flags"] and where["threads"]
+    assert where["versions"]["tensorflow"] and results["settings"]["recipes"][0] == "hf"
     assert "kerasner-tf-malloc_vs_hf" in results["ratios"]
     bound = results["training_matmuls"]
     assert bound["flops_per_second"] > 0 and bound["share_of_ceiling"] > 0
@@ -139,6 +144,26 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
     with pytest.raises(SystemExit):
         benchmark.main(["speed", "--data", str(kerasner.sample_data_path()), "--recipes", "kerasner-pools-0"])
     assert "invalid choice: 'kerasner-pools-0'" in capsys.readouterr().err
+
+
+def test_benchmark_recipes_are_a_table_of_settings(capsys):
+    assert benchmark.main(["recipes"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in benchmark.SPEED_RECIPES) and "kerasner-pools-N" in listed
+    assert benchmark.speed_recipe("kerasner-pools-4") == benchmark.Recipe(
+        benchmark.speed_recipe("kerasner-pools-4").about, pack=False, pool_batches=4
+    )
+    assert benchmark.speed_recipe("kerasner-bound").optimizer == "sgd"
+    for name in ("kerasner-pools-0", "kerasner-fast"):
+        with pytest.raises(argparse.ArgumentTypeError, match="invalid choice"):
+            benchmark.speed_recipe(name)
+
+
+def test_benchmark_help_fits_on_a_screen(capsys):
+    for argv in (["--help"], ["speed", "--help"], ["quality", "--help"]):
+        with pytest.raises(SystemExit):
+            benchmark.main(argv)
+        assert len(capsys.readouterr().out.splitlines()) <= 50
 
 
 def test_benchmark_rounds_are_fed_without_tf_data_autotuning():
