@@ -15,6 +15,7 @@ _EXPORTS = {
     "EntityPredictor": "entity_predictor",
     "FusedAdamW": "optimizers",
     "LazyAdamW": "optimizers",
+    "LinearChainCRF": "crf",
     "MaskedSparseCategoricalCrossentropy": "losses",
     "NerHyperModel": "tuning",
     "NerTuner": "tuning",
