@@ -11,6 +11,38 @@ from kerasner.tags import validate_labels
 FORBIDDEN = -1e4
 
 
+def word_sequences(values, labels, ignore_index=-100, segment_ids=None):
+    """A batch's labelled positions (each word's first sub-token) moved to the front of their rows.
+
+    The CRF runs over words, not sub-tokens. Shapes stay those of the batch, so that the step
+    compiles under XLA.
+
+    Args:
+        values: `(batch, seq_len, ...)`, such as the logits.
+        labels: `(batch, seq_len)`; `ignore_index` where there is no word.
+        ignore_index: int. Defaults to `-100`.
+        segment_ids: `(batch, seq_len)` of packed rows (`TokenFeatures.pack`), or None.
+
+    Returns:
+        `(words, word_labels, mask, starts)`: the values and labels of the words, in order, at the
+        front of each row (`ignore_index` after them); the mask of the words; and where a word
+        begins another packed sentence of its row.
+    """
+    labelled = tf.not_equal(labels, ignore_index)
+    positions = tf.range(tf.shape(labels)[1])[tf.newaxis]
+    order = tf.argsort(tf.where(labelled, positions, positions + tf.shape(labels)[1]), axis=1, stable=True)
+    front = lambda tensor: tf.gather(tensor, order, axis=1, batch_dims=1)  # noqa: E731
+    mask = front(labelled)
+    word_labels = tf.where(mask, front(labels), tf.cast(ignore_index, labels.dtype))
+    if segment_ids is None:
+        starts = tf.zeros_like(mask)
+    else:
+        segments = front(segment_ids)
+        changed = tf.not_equal(segments[:, 1:], segments[:, :-1])
+        starts = tf.logical_and(tf.pad(changed, [[0, 0], [1, 0]]), mask)
+    return front(values), word_labels, mask, starts
+
+
 @keras.saving.register_keras_serializable(package="kerasner")
 class LinearChainCRF(keras.layers.Layer):
     """Learned transition scores between labels, with valid IOB2 sequences only.
@@ -20,7 +52,9 @@ class LinearChainCRF(keras.layers.Layer):
     IOB2 forbids (`I-X` after anything but `B-X` or `I-X`, or at the start) score `FORBIDDEN`
     whatever is learnt, so that no valid sequence loses probability to them and decoding never
     chooses them. The layer holds the scores; its methods compute, for emissions
-    `(batch, words, num_labels)` and a mask `(batch, words)` of the real words (a prefix of each row):
+    `(batch, words, num_labels)` and a mask `(batch, words)` of the real words (a prefix of each row),
+    and optionally `starts` `(batch, words)`, true where a word begins another sentence of the row
+    (a packed row holds several: each is then its own chain, with its start and end scores):
 
     - `log_likelihood(emissions, labels, mask)`: each sentence's log-probability of `labels`
       (the forward algorithm in log space); its negative mean is the training loss;
@@ -58,82 +92,87 @@ class LinearChainCRF(keras.layers.Layer):
         self.end_scores = self.add_weight(name="end_scores", shape=(self.num_labels,), initializer=zeros)
         super().build(input_shape)
 
-    def call(self, emissions, mask=None):
+    def call(self, emissions, mask=None, starts=None):
         """The most probable label sequence of each row (see `decode`)."""
-        return self.decode(emissions, mask)
+        return self.decode(emissions, mask, starts)
 
-    def _scores(self, emissions, mask):
-        """Emissions as float32 `(batch, words, labels)`, the mask as bool `(batch, words)`, and
-        the transition, start and end scores with IOB2's barriers."""
+    def _scores(self, emissions, mask, starts):
+        """Emissions as float32 `(batch, words, labels)`, the mask and the starts as bool
+        `(batch, words)`, and the transition, start and end scores with IOB2's barriers."""
         if not self.built:
             self.build()
         emissions = tf.cast(emissions, tf.float32)
-        if mask is None:
-            mask = tf.ones(tf.shape(emissions)[:2], tf.bool)
-        mask = tf.cast(mask, tf.bool)
+        mask = tf.ones(tf.shape(emissions)[:2], tf.bool) if mask is None else tf.cast(mask, tf.bool)
+        starts = tf.zeros_like(mask) if starts is None else tf.cast(starts, tf.bool)
         transitions = tf.convert_to_tensor(self.transitions) + self._barrier
         start = tf.convert_to_tensor(self.start_scores) + self._start_barrier
-        return emissions, mask, transitions, start, tf.convert_to_tensor(self.end_scores)
+        return emissions, mask, starts, transitions, start, tf.convert_to_tensor(self.end_scores)
 
-    def log_partition(self, emissions, mask=None):
-        """The log of the sum over every label sequence of exp(score), per row `(batch,)`.
+    @staticmethod
+    def _time_major(emissions, mask, starts):
+        """The words after the first, time-major, for the loops over positions."""
+        return tf.transpose(emissions[:, 1:], [1, 0, 2]), tf.transpose(mask[:, 1:]), tf.transpose(starts[:, 1:])
 
-        A row without words gives 0.
+    def log_partition(self, emissions, mask=None, starts=None):
+        """The log of the sum over every label sequence of exp(score), per row `(batch,)`: with
+        several sentences in a row, the sum of their log partitions. A row without words gives 0.
         """
-        emissions, mask, transitions, start, end = self._scores(emissions, mask)
+        emissions, mask, starts, transitions, start, end = self._scores(emissions, mask, starts)
         alpha = start[tf.newaxis] + emissions[:, 0]  # (batch, labels)
 
         def step(alpha, inputs):
-            scores, real = inputs  # (batch, labels), (batch,)
-            nxt = tf.reduce_logsumexp(alpha[:, :, tf.newaxis] + transitions[tf.newaxis], axis=1) + scores
+            scores, real, begins = inputs  # (batch, labels), (batch,), (batch,)
+            chained = tf.reduce_logsumexp(alpha[:, :, tf.newaxis] + transitions[tf.newaxis], axis=1)
+            fresh = tf.reduce_logsumexp(alpha + end[tf.newaxis], axis=1, keepdims=True) + start[tf.newaxis]
+            nxt = tf.where(begins[:, tf.newaxis], fresh, chained) + scores
             return tf.where(real[:, tf.newaxis], nxt, alpha)
 
-        alpha = tf.foldl(
-            step,
-            (tf.transpose(emissions[:, 1:], [1, 0, 2]), tf.transpose(mask[:, 1:])),
-            initializer=alpha,
-        )
+        alpha = tf.foldl(step, self._time_major(emissions, mask, starts), initializer=alpha)
         total = tf.reduce_logsumexp(alpha + end[tf.newaxis], axis=1)
         return tf.where(tf.reduce_any(mask, axis=1), total, 0.0)
 
-    def sequence_score(self, emissions, labels, mask=None):
+    def sequence_score(self, emissions, labels, mask=None, starts=None):
         """The score of `labels` `(batch, words)` in each row `(batch,)`; masked positions
         (which may hold any value, such as -100) take no part."""
-        emissions, mask, transitions, start, end = self._scores(emissions, mask)
+        emissions, mask, starts, transitions, start, end = self._scores(emissions, mask, starts)
         real = tf.cast(mask, tf.float32)
         labels = tf.where(mask, tf.cast(labels, tf.int32), 0)
         emitted = tf.reduce_sum(tf.gather(emissions, labels, axis=2, batch_dims=2) * real, axis=1)
-        pairs = tf.stack([labels[:, :-1], labels[:, 1:]], axis=-1)  # (batch, words - 1, 2)
-        moved = tf.reduce_sum(tf.gather_nd(transitions, pairs) * real[:, 1:], axis=1)
+        before, after = labels[:, :-1], labels[:, 1:]
+        chained = tf.gather_nd(transitions, tf.stack([before, after], axis=-1))  # (batch, words - 1)
+        fresh = tf.gather(end, before) + tf.gather(start, after)  # the end of a sentence, the start of the next
+        moved = tf.reduce_sum(tf.where(starts[:, 1:], fresh, chained) * real[:, 1:], axis=1)
         length = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
         last = tf.gather(labels, tf.maximum(length - 1, 0), axis=1, batch_dims=1)
         ends = (tf.gather(start, labels[:, 0]) + tf.gather(end, last)) * tf.cast(length > 0, tf.float32)
         return emitted + moved + ends
 
-    def log_likelihood(self, emissions, labels, mask=None):
+    def log_likelihood(self, emissions, labels, mask=None, starts=None):
         """Each row's log-probability of `labels` `(batch,)`: its score minus the log partition."""
-        return self.sequence_score(emissions, labels, mask) - self.log_partition(emissions, mask)
+        return self.sequence_score(emissions, labels, mask, starts) - self.log_partition(emissions, mask, starts)
 
-    def marginals(self, emissions, mask=None):
+    def marginals(self, emissions, mask=None, starts=None):
         """Each word's probability of each label `(batch, words, labels)`, 0 at masked positions:
         the gradient of the log partition with respect to the emissions."""
         emissions = tf.cast(emissions, tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(emissions)
-            total = tf.reduce_sum(self.log_partition(emissions, mask))
+            total = tf.reduce_sum(self.log_partition(emissions, mask, starts))
         return tape.gradient(total, emissions)
 
-    def decode(self, emissions, mask=None):
+    def decode(self, emissions, mask=None, starts=None):
         """The most probable valid label sequence of each row `(batch, words)`, int32; 0 past a
         row's last word."""
-        emissions, mask, transitions, start, end = self._scores(emissions, mask)
+        emissions, mask, starts, transitions, start, end = self._scores(emissions, mask, starts)
         num_labels = self.num_labels
         delta = start[tf.newaxis] + emissions[:, 0]
+        restart = end[:, tf.newaxis] + start[tf.newaxis]  # (from, to): one sentence ends, the next starts
 
         def forward(carry, inputs):
             delta, _ = carry
-            scores, real = inputs
-            candidates = delta[:, :, tf.newaxis] + transitions[tf.newaxis]  # (batch, from, to)
+            scores, real, begins = inputs
+            moves = tf.where(begins[:, tf.newaxis, tf.newaxis], restart[tf.newaxis], transitions[tf.newaxis])
+            candidates = delta[:, :, tf.newaxis] + moves  # (batch, from, to)
             best = tf.argmax(candidates, axis=1, output_type=tf.int32)  # (batch, to)
             keep = tf.broadcast_to(tf.range(num_labels), tf.shape(best))  # past the end, a label stays
             nxt = tf.reduce_max(candidates, axis=1) + scores
@@ -141,9 +180,7 @@ class LinearChainCRF(keras.layers.Layer):
 
         batch = tf.shape(emissions)[0]
         deltas, pointers = tf.scan(
-            forward,
-            (tf.transpose(emissions[:, 1:], [1, 0, 2]), tf.transpose(mask[:, 1:])),
-            initializer=(delta, tf.zeros((batch, num_labels), tf.int32)),
+            forward, self._time_major(emissions, mask, starts), initializer=(delta, tf.zeros((batch, num_labels), tf.int32))
         )  # pointers: (words - 1, batch, labels)
         final = tf.concat([delta[tf.newaxis], deltas], axis=0)[-1]
         last = tf.argmax(final + end[tf.newaxis], axis=1, output_type=tf.int32)  # (batch,)

@@ -126,3 +126,47 @@ def test_mixed_precision_emissions_are_scored_in_float32(crf):
     np.testing.assert_allclose(
         half.numpy(), crf.log_partition(tf.cast(tf.cast(emissions, tf.bfloat16), tf.float32), mask).numpy(), rtol=1e-6
     )
+
+
+def test_sentences_packed_in_a_row_are_separate_chains(crf):
+    emissions, _ = batch(lengths=(5,), words=5, seed=4)
+    labels = np.array([[1, 2, 0, 3, 4]])
+    starts = np.array([[False, False, True, False, False]])  # words 0-1 and 2-4 are two sentences
+    first, second = emissions[:, :2], emissions[:, 2:]
+    np.testing.assert_allclose(
+        crf.log_partition(emissions, starts=starts).numpy(),
+        crf.log_partition(first).numpy() + crf.log_partition(second).numpy(), rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        crf.log_likelihood(emissions, labels, starts=starts).numpy(),
+        crf.log_likelihood(first, labels[:, :2]).numpy() + crf.log_likelihood(second, labels[:, 2:]).numpy(), rtol=1e-5,
+    )
+    np.testing.assert_array_equal(
+        crf.decode(emissions, starts=starts).numpy(),
+        np.concatenate([crf.decode(first).numpy(), crf.decode(second).numpy()], axis=1),
+    )
+    np.testing.assert_allclose(
+        crf.marginals(emissions, starts=starts).numpy(),
+        np.concatenate([crf.marginals(first).numpy(), crf.marginals(second).numpy()], axis=1), atol=1e-6,
+    )
+
+
+def test_word_sequences_of_a_packed_batch_are_the_sentences_chains(crf):
+    from kerasner.crf import word_sequences
+
+    # Row 0 packs two sentences (segments 1 and 2) with sub-word continuations (-100); row 1 is one
+    # window of a long sentence, then padding.
+    labels = np.array([[-100, 1, -100, 2, -100, 0, -100, 3, 4, -100], [-100, 0, 1, -100, 2, -100, -100, -100, -100, -100]])
+    segments = np.array([[1, 1, 1, 1, 1, 1, 2, 2, 2, 2], [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]])
+    logits = np.random.default_rng(5).normal(size=(2, 10, 5)).astype("float32")
+    words, word_labels, mask, starts = (t.numpy() for t in word_sequences(logits, labels, segment_ids=segments))
+    np.testing.assert_array_equal(word_labels[0, :5], [1, 2, 0, 3, 4])
+    np.testing.assert_array_equal(words[0, :5], logits[0, [1, 3, 5, 7, 8]])
+    assert mask.sum(1).tolist() == [5, 3] and (word_labels[~mask] == -100).all()
+    assert np.flatnonzero(starts[0]).tolist() == [3] and not starts[1].any()  # word 3 starts segment 2
+    # The packed row's likelihood is its two sentences' likelihoods.
+    packed = crf.log_likelihood(words, word_labels, mask, starts).numpy()[0]
+    alone = crf.log_likelihood(logits[:1, [1, 3, 5]], [[1, 2, 0]]) + crf.log_likelihood(logits[:1, [7, 8]], [[3, 4]])
+    np.testing.assert_allclose(packed, alone.numpy()[0], rtol=1e-5)
+    compiled = tf.function(word_sequences, jit_compile=True)(tf.constant(logits), tf.constant(labels), -100, tf.constant(segments))
+    np.testing.assert_array_equal(compiled[1].numpy(), word_labels)
