@@ -9,10 +9,13 @@ import tf_keras as keras
 import transformers
 
 from kerasner import saving
+from kerasner.crf import LinearChainCRF
 from kerasner.losses import MaskedSparseCategoricalCrossentropy, labelled_mask
 from kerasner.optimizers import create_optimizer
 from kerasner.tags import validate_labels
 from kerasner.word_splitter import SPLITTERS
+
+HEADS = ("softmax", "crf")
 
 
 def embed_tokens(table, input_ids):
@@ -37,7 +40,12 @@ class BertTokenClassifier(keras.Model):
 
     `call` returns logits of shape `(batch, seq_len, num_labels)`; there is no softmax. The
     tag names live in the model (`labels`, `id2label`) and in its config, so a saved model
-    decodes its own output. `compile()` with no arguments gives the masked loss, a masked
+    decodes its own output.
+
+    With `head="crf"` the logits are the emission scores of a linear-chain CRF over each
+    sentence's words (`LinearChainCRF`, held to valid IOB2): the model learns the scores of
+    label transitions too, trains on the CRF's negative log-likelihood per word instead of the
+    cross-entropy, and decodes with the learned transitions (`transition_scores`). `compile()` with no arguments gives the masked loss, a masked
     token accuracy and AdamW, so `model.compile(); model.fit(batches)` works.
 
     Research code can subclass it: override `classify` (or replace `self.classifier`) for a
@@ -55,6 +63,8 @@ class BertTokenClassifier(keras.Model):
             `WordSplitter`): `"treebank"`, the word boundaries of the labelled corpora,
             `"whitespace"` or `"pretokenizer"`. It is saved with the model, and
             `EntityPredictor` splits text this way. Defaults to `"treebank"`.
+        head: `"softmax"`, each word's label scored on its own (cross-entropy), or `"crf"`, a
+            linear-chain CRF over the words. Defaults to `"softmax"`.
         **kwargs: passed to `tf_keras.Model` (e.g. `name`).
 
     Example:
@@ -71,8 +81,12 @@ class BertTokenClassifier(keras.Model):
     # `fit` moves callbacks that write logs ahead of those that read them.
     orders_callbacks = True
 
-    def __init__(self, encoder, labels, dropout=0.1, ignore_index=-100, word_splitter="treebank", **kwargs):
+    def __init__(
+        self, encoder, labels, dropout=0.1, ignore_index=-100, word_splitter="treebank", head="softmax", **kwargs
+    ):
         labels = validate_labels(labels, ignore_index)
+        if head not in HEADS:
+            raise ValueError(f"Unknown head. Expected one of {set(HEADS)}. Received: head={head!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         if not isinstance(encoder, transformers.TFPreTrainedModel):
@@ -104,12 +118,20 @@ class BertTokenClassifier(keras.Model):
         pooler = getattr(getattr(encoder, encoder.base_model_prefix, None), "pooler", None)
         if pooler is not None:
             pooler.trainable = False
+        self.crf = None
+        if head == "crf":
+            self.crf = LinearChainCRF(labels, name="crf")
+            self.crf.build()
+            # The compiled loss is not called, so the model tracks its own; set past Keras'
+            # tracking, its variables are no weights of the model.
+            self.__dict__["_crf_loss"] = keras.metrics.Mean(name="loss")
 
         # === Config ===
         self._label_names = tuple(labels)
         self.dropout = float(dropout)
         self.ignore_index = ignore_index
         self.word_splitter = word_splitter
+        self.head = head
         self.tokenizer = None
         self.gradient_accumulation_steps = 1
         self.labelled_positions_per_step = None
@@ -154,6 +176,13 @@ class BertTokenClassifier(keras.Model):
         if requested is not None and requested > longest:
             raise ValueError(f"`max_length` must be at most {longest} for this model. Received: max_length={requested}")
         return requested or longest
+
+    def transition_scores(self):
+        """The CRF head's learned `(start, transitions, end)` scores as numpy arrays, or None
+        with the softmax head (see `kerasner.decode_words`)."""
+        if self.crf is None:
+            return None
+        return tuple(weight.numpy() for weight in (self.crf.start_scores, self.crf.transitions, self.crf.end_scores))
 
     # --- Forward pass -------------------------------------------------------------------
 
@@ -295,7 +324,8 @@ class BertTokenClassifier(keras.Model):
             optimizer: a tf-keras optimizer or its name. Defaults to `create_optimizer()`
                 (AdamW, 5e-5, constant rate). Under a `mixed_float16` policy tf-keras wraps it
                 in a `LossScaleOptimizer`.
-            loss: Defaults to `MaskedSparseCategoricalCrossentropy(ignore_index)`.
+            loss: Defaults to `MaskedSparseCategoricalCrossentropy(ignore_index)`. The CRF head
+                has its own loss (`compute_loss`) and takes none.
             metrics: extra metrics; masked like `weighted_metrics`. Defaults to none.
             weighted_metrics: Defaults to `[SparseCategoricalAccuracy(name="token_accuracy")]`.
             gradient_accumulation_steps: int. Each batch is run as this many micro-batches, one
@@ -327,6 +357,8 @@ class BertTokenClassifier(keras.Model):
         )
         if optimizer is None:
             optimizer = create_optimizer()
+        if loss is not None and self.crf is not None:
+            raise ValueError("The CRF head trains on its own negative log-likelihood; compile it without `loss`")
         if loss is None:
             loss = MaskedSparseCategoricalCrossentropy(ignore_index=self.ignore_index)
         if weighted_metrics is None:
@@ -419,6 +451,25 @@ class BertTokenClassifier(keras.Model):
         )
         return gradients
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+        """The compiled loss; with the CRF head, its negative log-likelihood per labelled word
+        (`LinearChainCRF.loss`), each packed sentence its own chain. As tf-keras' compiled loss,
+        it is divided by the replicas in sync, whose gradients a strategy sums."""
+        if self.crf is None:
+            return super().compute_loss(x, y, y_pred, sample_weight)
+        segment_ids = x.get("segment_ids") if isinstance(x, Mapping) else None
+        loss = self.crf.loss(y_pred, y, self.ignore_index, segment_ids, sample_weight)
+        if self.losses:
+            loss = loss + tf.add_n(self.losses)
+        self._crf_loss.update_state(loss, sample_weight=tf.shape(y)[0])
+        return loss / tf.distribute.get_strategy().num_replicas_in_sync
+
+    @property
+    def metrics(self):
+        # With the CRF head, its loss tracker first, compiled or not, so that a `.keras` file
+        # finds it at the same place when it is saved and loaded.
+        return ([self._crf_loss] if self.crf is not None else []) + super().metrics
+
     def compute_metrics(self, x, y, y_pred, sample_weight):
         self._update_metrics(y, y_pred, sample_weight)
         return self.get_metrics_result()
@@ -438,6 +489,7 @@ class BertTokenClassifier(keras.Model):
             "dropout": self.dropout,
             "ignore_index": self.ignore_index,
             "word_splitter": self.word_splitter,
+            "head": self.head,
         }
 
     @classmethod
@@ -487,7 +539,8 @@ class BertTokenClassifier(keras.Model):
 
     @classmethod
     def from_pretrained(
-        cls, name_or_dir, labels=None, dropout=0.1, ignore_index=-100, tokenizer=None, word_splitter="treebank", **kwargs
+        cls, name_or_dir, labels=None, dropout=0.1, ignore_index=-100, tokenizer=None, word_splitter="treebank",
+        head="softmax", **kwargs,
     ):
         """Loads a saved kerasner model, or a pretrained encoder with a new head.
 
@@ -501,9 +554,11 @@ class BertTokenClassifier(keras.Model):
             tokenizer: a fast tokenizer to attach; defaults to the one stored at `name_or_dir`.
             word_splitter: how raw text is split into words, for a new head (a saved model keeps
                 its own). Defaults to `"treebank"`.
+            head: `"softmax"` or `"crf"`, for a new head (a saved model keeps its own). Defaults
+                to `"softmax"`.
             **kwargs: passed to `transformers.TFAutoModel.from_pretrained` for an encoder.
         """
         return saving.from_pretrained(
             cls, name_or_dir, labels, dropout=dropout, ignore_index=ignore_index, tokenizer=tokenizer,
-            word_splitter=word_splitter, **kwargs,
+            word_splitter=word_splitter, head=head, **kwargs,
         )

@@ -43,6 +43,47 @@ def word_sequences(values, labels, ignore_index=-100, segment_ids=None):
     return front(values), word_labels, mask, starts
 
 
+def _time_major(emissions, mask, starts):
+    """The words after the first, time-major, for the loops over positions."""
+    return tf.transpose(emissions[:, 1:], [1, 0, 2]), tf.transpose(mask[:, 1:]), tf.transpose(starts[:, 1:])
+
+
+def log_partition(emissions, mask, starts, transitions, start, end):
+    """The forward algorithm in log space: per row `(batch,)`, the log of the sum of exp(score)
+    over every label sequence, each sentence of a packed row a chain of its own; 0 for a row
+    without words.
+
+    Args:
+        emissions: float32 `(batch, words, labels)`.
+        mask: bool `(batch, words)`, the real words (a prefix of each row).
+        starts: bool `(batch, words)`, true where a word begins another sentence of its row.
+        transitions: `(labels, labels)` scores of each move, from row to column.
+        start, end: `(labels,)` scores of a sentence's first and last label.
+    """
+    alpha = start[tf.newaxis] + emissions[:, 0]  # (batch, labels)
+
+    def step(alpha, inputs):
+        scores, real, begins = inputs  # (batch, labels), (batch,), (batch,)
+        chained = tf.reduce_logsumexp(alpha[:, :, tf.newaxis] + transitions[tf.newaxis], axis=1)
+        fresh = tf.reduce_logsumexp(alpha + end[tf.newaxis], axis=1, keepdims=True) + start[tf.newaxis]
+        nxt = tf.where(begins[:, tf.newaxis], fresh, chained) + scores
+        return tf.where(real[:, tf.newaxis], nxt, alpha)
+
+    alpha = tf.foldl(step, _time_major(emissions, mask, starts), initializer=alpha)
+    total = tf.reduce_logsumexp(alpha + end[tf.newaxis], axis=1)
+    return tf.where(tf.reduce_any(mask, axis=1), total, 0.0)
+
+
+def marginals(emissions, mask, starts, transitions, start, end):
+    """Each word's probability of each label `(batch, words, labels)`, 0 at masked positions:
+    the gradient of `log_partition` with respect to the emissions (forward-backward)."""
+    emissions = tf.cast(emissions, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(emissions)
+        total = tf.reduce_sum(log_partition(emissions, mask, starts, transitions, start, end))
+    return tape.gradient(total, emissions)
+
+
 @keras.saving.register_keras_serializable(package="kerasner")
 class LinearChainCRF(keras.layers.Layer):
     """Learned transition scores between labels, with valid IOB2 sequences only.
@@ -108,28 +149,11 @@ class LinearChainCRF(keras.layers.Layer):
         start = tf.convert_to_tensor(self.start_scores) + self._start_barrier
         return emissions, mask, starts, transitions, start, tf.convert_to_tensor(self.end_scores)
 
-    @staticmethod
-    def _time_major(emissions, mask, starts):
-        """The words after the first, time-major, for the loops over positions."""
-        return tf.transpose(emissions[:, 1:], [1, 0, 2]), tf.transpose(mask[:, 1:]), tf.transpose(starts[:, 1:])
-
     def log_partition(self, emissions, mask=None, starts=None):
         """The log of the sum over every label sequence of exp(score), per row `(batch,)`: with
         several sentences in a row, the sum of their log partitions. A row without words gives 0.
         """
-        emissions, mask, starts, transitions, start, end = self._scores(emissions, mask, starts)
-        alpha = start[tf.newaxis] + emissions[:, 0]  # (batch, labels)
-
-        def step(alpha, inputs):
-            scores, real, begins = inputs  # (batch, labels), (batch,), (batch,)
-            chained = tf.reduce_logsumexp(alpha[:, :, tf.newaxis] + transitions[tf.newaxis], axis=1)
-            fresh = tf.reduce_logsumexp(alpha + end[tf.newaxis], axis=1, keepdims=True) + start[tf.newaxis]
-            nxt = tf.where(begins[:, tf.newaxis], fresh, chained) + scores
-            return tf.where(real[:, tf.newaxis], nxt, alpha)
-
-        alpha = tf.foldl(step, self._time_major(emissions, mask, starts), initializer=alpha)
-        total = tf.reduce_logsumexp(alpha + end[tf.newaxis], axis=1)
-        return tf.where(tf.reduce_any(mask, axis=1), total, 0.0)
+        return log_partition(*self._scores(emissions, mask, starts))
 
     def sequence_score(self, emissions, labels, mask=None, starts=None):
         """The score of `labels` `(batch, words)` in each row `(batch,)`; masked positions
@@ -151,14 +175,59 @@ class LinearChainCRF(keras.layers.Layer):
         """Each row's log-probability of `labels` `(batch,)`: its score minus the log partition."""
         return self.sequence_score(emissions, labels, mask, starts) - self.log_partition(emissions, mask, starts)
 
+    def loss(self, logits, labels, ignore_index=-100, segment_ids=None, sample_weight=None):
+        """The negative log-likelihood per labelled word of a token-classification batch.
+
+        The chains run over each sentence's words, read at their labelled positions (see
+        `word_sequences`); each packed sentence is its own chain. The sum of the sentences'
+        negative log-likelihoods is divided by the number of labelled words, as the masked
+        cross-entropy is, so that the per-position weighting of `BertTokenClassifier.train_step`
+        holds.
+
+        Args:
+            logits: `(batch, seq_len, num_labels)` emission scores.
+            labels: `(batch, seq_len)`; `ignore_index` where there is no word.
+            ignore_index: int. Defaults to `-100`.
+            segment_ids: `(batch, seq_len)` of packed rows, or None.
+            sample_weight: None, or one weight per row `(batch,)`.
+
+        Returns:
+            A float32 scalar; 0 for a batch without a labelled word.
+        """
+        labels = tf.cast(labels, tf.int32)
+        if labels.shape.rank == logits.shape.rank:  # (batch, seq_len, 1) labels
+            labels = tf.squeeze(labels, axis=-1)
+        emissions, word_labels, mask, starts = word_sequences(logits, labels, ignore_index, segment_ids)
+        emissions = self._open_starts(tf.cast(emissions, tf.float32), word_labels, mask, starts)
+        negative = -self.log_likelihood(emissions, word_labels, mask, starts)  # (batch,)
+        words = tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)  # (batch,)
+        if sample_weight is not None:
+            weight = tf.cast(sample_weight, tf.float32)
+            if weight.shape.rank != 1:
+                raise ValueError(
+                    "The CRF loss takes one sample weight per row (a sentence's words are scored together). "
+                    f"Received: sample_weight of shape {weight.shape}"
+                )
+            negative, words = negative * weight, words * weight
+        return tf.reduce_sum(negative) / tf.maximum(tf.reduce_sum(words), 1.0)
+
+    def _open_starts(self, emissions, labels, mask, starts):
+        """Emissions in which a chain whose gold labels begin inside an entity (`I-X`: a window
+        of a long sentence that starts in the middle of one) may start with any label.
+
+        The start scores, with IOB2's barrier, are taken off its first word's emissions: the
+        forward algorithm and the sequence score add them back, so such a chain counts neither.
+        """
+        first = tf.logical_or(starts, tf.sequence_mask(1, tf.shape(mask)[1])[tf.newaxis])
+        inside = tf.gather(self._start_barrier < 0, tf.maximum(labels, 0))
+        open_start = tf.logical_and(tf.logical_and(first, mask), inside)  # (batch, words)
+        start = tf.convert_to_tensor(self.start_scores) + self._start_barrier
+        return emissions - tf.where(open_start[:, :, tf.newaxis], start, 0.0)
+
     def marginals(self, emissions, mask=None, starts=None):
         """Each word's probability of each label `(batch, words, labels)`, 0 at masked positions:
         the gradient of the log partition with respect to the emissions."""
-        emissions = tf.cast(emissions, tf.float32)
-        with tf.GradientTape() as tape:
-            tape.watch(emissions)
-            total = tf.reduce_sum(self.log_partition(emissions, mask, starts))
-        return tape.gradient(total, emissions)
+        return marginals(*self._scores(emissions, mask, starts))
 
     def decode(self, emissions, mask=None, starts=None):
         """The most probable valid label sequence of each row `(batch, words)`, int32; 0 past a
@@ -180,7 +249,7 @@ class LinearChainCRF(keras.layers.Layer):
 
         batch = tf.shape(emissions)[0]
         deltas, pointers = tf.scan(
-            forward, self._time_major(emissions, mask, starts), initializer=(delta, tf.zeros((batch, num_labels), tf.int32))
+            forward, _time_major(emissions, mask, starts), initializer=(delta, tf.zeros((batch, num_labels), tf.int32))
         )  # pointers: (words - 1, batch, labels)
         final = tf.concat([delta[tf.newaxis], deltas], axis=0)[-1]
         last = tf.argmax(final + end[tf.newaxis], axis=1, output_type=tf.int32)  # (batch,)

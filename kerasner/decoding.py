@@ -1,4 +1,5 @@
-"""From word logits to label ids: valid IOB2 transitions, Viterbi or argmax decoding (numpy only)."""
+"""From word logits to label ids: valid IOB2 transitions, learned CRF transitions, Viterbi, marginals
+or argmax decoding (numpy only)."""
 
 import numpy as np
 
@@ -31,13 +32,60 @@ def allowed_transitions(labels):
     return start, allowed
 
 
-def viterbi_decode(word_scores, labels, previous=None):
+def chain_scores(labels, transitions=None):
+    """The scores a label sequence adds to its words' scores, with IOB2's barriers.
+
+    Args:
+        labels: the label names.
+        transitions: None, or a linear-chain CRF's learned `(start, transitions, end)` scores,
+            arrays `(num_labels,)`, `(num_labels, num_labels)` and `(num_labels,)` (see
+            `BertTokenClassifier.transition_scores`). Defaults to None: every valid sequence
+            adds 0.
+
+    Returns:
+        `(start, moves, end)`: float64 arrays of the same shapes, `-inf` where IOB2 forbids.
+    """
+    allowed_start, allowed = allowed_transitions(labels)
+    start = np.where(allowed_start, 0.0, -np.inf)
+    moves = np.where(allowed, 0.0, -np.inf)  # (from, to)
+    end = np.zeros(len(start))
+    if transitions is not None:
+        learned = [np.asarray(values, dtype=np.float64) for values in transitions]
+        start, moves, end = start + learned[0], moves + learned[1], end + learned[2]
+    return start, moves, end
+
+
+def _initial_scores(start, moves, count, previous):
+    """Per sentence, the scores of its first word's labels: `start`, or after the label `previous`."""
+    previous = [None] * count if previous is None else previous
+    return np.array([start if p is None else moves[int(p)] for p in previous]).reshape(count, len(start))
+
+
+def _by_length(word_scores, solve):
+    """`solve(members, scores)` on every group of sentences of one length, `scores` stacked
+    `(n, words, labels)`; the results, one array per sentence, back in order."""
+    lengths = np.array([len(scores) for scores in word_scores], dtype=np.int64)
+    results = [None] * len(word_scores)
+    for length in np.unique(lengths):
+        members = np.flatnonzero(lengths == length)
+        if length == 0:
+            for i in members:
+                results[i] = np.zeros((0,) + np.shape(word_scores[i])[1:], dtype=np.float64)
+            continue
+        scores = np.stack([np.asarray(word_scores[i], dtype=np.float64) for i in members])
+        for i, result in zip(members, solve(members, scores)):
+            results[i] = result
+    return results
+
+
+def viterbi_decode(word_scores, labels, previous=None, transitions=None):
     """The most probable valid IOB2 label sequence of each sentence.
 
     The best sequence under `allowed_transitions(labels)` by the sum of the words' log-softmax
     scores: where the per-word argmax is already valid it is the answer; where it is not (an
     `I-per` after `O` or after `B-geo`), the most probable valid sequence wins instead of a
-    broken entity. Logits or log-probabilities give the same answer.
+    broken entity. Logits or log-probabilities give the same answer. With a CRF's learned
+    `transitions`, a sequence's score also counts its start, transition and end scores.
 
     Args:
         word_scores: a list with one float array `(num_words, num_labels)` per sentence.
@@ -45,6 +93,8 @@ def viterbi_decode(word_scores, labels, previous=None):
         previous: None, or one label id (or None) per sentence: the label of the word just before
             the sentence, which the first word must be allowed to follow (a long text decoded a
             block at a time). Defaults to None (every sentence starts afresh).
+        transitions: None, or `(start, transitions, end)` learned scores (see `chain_scores`).
+            Defaults to None.
 
     Returns:
         A list with one int array of label ids per sentence.
@@ -56,62 +106,99 @@ def viterbi_decode(word_scores, labels, previous=None):
     kerasner.viterbi_decode([scores], labels)  # [array([0, 1])]: O, B-per
     ```
     """
-    start, allowed = allowed_transitions(labels)
-    barrier = np.where(allowed, 0.0, -np.inf)  # (from, to)
-    first = np.where(start, 0.0, -np.inf)
-    previous = [None] * len(word_scores) if previous is None else previous
-    initial = np.array([first if p is None else barrier[int(p)] for p in previous]).reshape(-1, len(first))
-    lengths = np.array([len(scores) for scores in word_scores], dtype=np.int64)
-    decoded = [None] * len(word_scores)
-    for length in np.unique(lengths):  # every sentence of one length in one pass
-        members = np.flatnonzero(lengths == length)
-        if length == 0:
-            for i in members:
-                decoded[i] = np.zeros(0, dtype=np.int64)
-            continue
-        scores = np.stack([np.asarray(word_scores[i], dtype=np.float64) for i in members])  # (n, words, labels)
+    start, moves, end = chain_scores(labels, transitions)
+    initial = _initial_scores(start, moves, len(word_scores), previous)
+
+    def solve(members, scores):  # (n, words, labels)
         best = scores[:, 0] + initial[members]
         back = np.zeros(scores.shape, dtype=np.int64)
-        for t in range(1, length):
-            candidates = best[:, :, None] + barrier  # (n, from, to)
+        for t in range(1, scores.shape[1]):
+            candidates = best[:, :, None] + moves  # (n, from, to)
             back[:, t] = candidates.argmax(1)
             best = candidates.max(1) + scores[:, t]
-        path = np.zeros((len(members), length), dtype=np.int64)
-        path[:, -1] = best.argmax(-1)
+        path = np.zeros(scores.shape[:2], dtype=np.int64)
+        path[:, -1] = (best + end).argmax(-1)
         rows = np.arange(len(members))
-        for t in range(length - 1, 0, -1):
+        for t in range(scores.shape[1] - 1, 0, -1):
             path[:, t - 1] = back[rows, t, path[:, t]]
-        for row, i in enumerate(members):
-            decoded[i] = path[row]
-    return decoded
+        return path
+
+    return [path.astype(np.int64) for path in _by_length(word_scores, solve)]
 
 
-def decode_words(word_logits, labels, decode="viterbi", return_scores=False, previous=None):
+def chain_marginals(word_scores, labels, transitions=None, previous=None):
+    """Each word's probability of each label under a linear-chain CRF (forward-backward).
+
+    A sequence's probability is proportional to the exponential of its score, as in
+    `viterbi_decode`; sequences IOB2 forbids have probability 0.
+
+    Args:
+        word_scores: a list with one float array `(num_words, num_labels)` per sentence.
+        labels: the label names.
+        transitions: None, or `(start, transitions, end)` learned scores (see `chain_scores`).
+        previous: None, or per sentence the label id of the word before it (see `viterbi_decode`).
+
+    Returns:
+        A list with one float array `(num_words, num_labels)` per sentence; each row sums to 1.
+    """
+    start, moves, end = chain_scores(labels, transitions)
+    initial = _initial_scores(start, moves, len(word_scores), previous)
+
+    def solve(members, scores):  # (n, words, labels)
+        length = scores.shape[1]
+        alpha = np.zeros(scores.shape)
+        beta = np.zeros(scores.shape)
+        alpha[:, 0] = initial[members] + scores[:, 0]
+        for t in range(1, length):
+            alpha[:, t] = np.logaddexp.reduce(alpha[:, t - 1, :, None] + moves, axis=1) + scores[:, t]
+        beta[:, -1] = end
+        for t in range(length - 2, -1, -1):
+            beta[:, t] = np.logaddexp.reduce(moves + (scores[:, t + 1] + beta[:, t + 1])[:, None, :], axis=2)
+        log_z = np.logaddexp.reduce(alpha[:, -1] + end, axis=1)  # (n,)
+        return np.exp(alpha + beta - log_z[:, None, None])
+
+    return _by_length(word_scores, solve)
+
+
+def decode_words(word_logits, labels, decode="viterbi", return_scores=False, previous=None, transitions=None):
     """Label ids (and optionally their probabilities) from per-word logits.
+
+    With a CRF's learned `transitions`, the logits are its emission scores: Viterbi counts the
+    transitions, and a word's probabilities are its marginals (`chain_marginals`), which
+    `"argmax"` also reads.
 
     Args:
         word_logits: a list with one array `(num_words, num_labels)` per sentence.
         labels: the label names, in the order of the logits' last axis (used by `"viterbi"`).
         decode: `"viterbi"`, the most probable valid IOB2 sequence (`viterbi_decode`), or
             `"argmax"`, each word's most probable label on its own. Defaults to `"viterbi"`.
-        return_scores: bool. Also return each word's softmax probability of its label.
+        return_scores: bool. Also return each word's probability of its label (its softmax, or
+            with `transitions` its marginal).
         previous: None, or per sentence the label id of the word before it (see
-            `viterbi_decode`); `"argmax"` ignores it. Defaults to None.
+            `viterbi_decode`); `"argmax"` without `transitions` ignores it. Defaults to None.
+        transitions: None, or a CRF's `(start, transitions, end)` scores. Defaults to None.
 
     Returns:
         A list with an int array of label ids per sentence; with `return_scores`, a pair of such
         lists (ids, scores).
     """
     check_decode(decode)
+    probabilities = None
+    if transitions is not None:
+        probabilities = chain_marginals(word_logits, labels, transitions, previous)
+    elif return_scores:
+        probabilities = [softmax(logits) for logits in word_logits]
     if decode == "viterbi":
-        ids = viterbi_decode(word_logits, labels, previous)
+        ids = viterbi_decode(word_logits, labels, previous, transitions)
     else:
-        ids = [np.asarray(logits).argmax(-1) for logits in word_logits]
+        ids = [np.asarray(values).argmax(-1) for values in probabilities or word_logits]
     if not return_scores:
         return ids
-    scores = []
-    for logits, chosen in zip(word_logits, ids):
-        shifted = np.exp(logits - logits.max(-1, keepdims=True))
-        probabilities = shifted / shifted.sum(-1, keepdims=True)
-        scores.append(probabilities[np.arange(len(chosen)), chosen])
-    return ids, scores
+    return ids, [values[np.arange(len(chosen)), chosen] for values, chosen in zip(probabilities, ids)]
+
+
+def softmax(logits):
+    """The softmax over the last axis, in the logits' dtype."""
+    logits = np.asarray(logits)
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)

@@ -6,7 +6,7 @@ import numpy as np
 
 from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.decoding import check_decode, decode_words
-from kerasner.prediction import predict_word_logits
+from kerasner.prediction import predict_word_logits, transition_scores
 from kerasner.tags import split_tag
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
 from kerasner.word_splitter import WordSplitter
@@ -19,8 +19,9 @@ class EntityPredictor:
     model: by default the word boundaries of the labelled corpora, see `WordSplitter`), so that
     every word is read at the first sub-token of a word like those the model was trained on.
     Long texts are split into overlapping windows, and texts are batched by length. Each text's
-    tags are its most probable valid IOB2 sequence (`decode="viterbi"`); with `decode="argmax"`
-    they are read leniently (an `I-` after `O` or another type starts an entity).
+    tags are its most probable valid IOB2 sequence (`decode="viterbi"`, with the learned
+    transitions of a CRF head); with `decode="argmax"` they are read leniently (an `I-` after
+    `O` or another type starts an entity).
 
     A text of more than `block_words` words is read a block of words at a time, each block
     with `context_words` words of the text on either side, so its memory does not grow with its
@@ -78,6 +79,7 @@ class EntityPredictor:
         if isinstance(word_splitter, str):
             word_splitter = WordSplitter(word_splitter, tokenizer=model.tokenizer)
         self.word_splitter = word_splitter
+        self.transitions = transition_scores(model)  # a CRF head's, read once
 
     @classmethod
     def from_pretrained(cls, directory, **kwargs):
@@ -120,7 +122,8 @@ class EntityPredictor:
         for block, own_start, own_end in _blocks(self.word_splitter.iter_words(text), self.block_words, self.context_words):
             logits = predict_word_logits(self.model, self.preprocessor([[w for w, _, _ in block]]), self.batch_size)
             ids, scores = decode_words(
-                [logits[0][own_start:own_end]], self.model.labels, self.decode, return_scores=True, previous=[previous]
+                [logits[0][own_start:own_end]], self.model.labels, self.decode, return_scores=True, previous=[previous],
+                transitions=self.transitions,
             )
             for (_, start, end), label_id, score in zip(block[own_start:own_end], ids[0], scores[0]):
                 yield from entities.add(start, end, self.model.labels[int(label_id)], score)
@@ -150,7 +153,7 @@ class EntityPredictor:
 
     def _tag_ids(self, word_lists):
         logits = predict_word_logits(self.model, self.preprocessor(word_lists), self.batch_size)
-        return decode_words(logits, self.model.labels, self.decode, return_scores=True)
+        return decode_words(logits, self.model.labels, self.decode, return_scores=True, transitions=self.transitions)
 
 
 def _blocks(words, size, context):

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text
 
+from kerasner import crf
 from kerasner.decoding import allowed_transitions
 from kerasner.tags import split_tag
 from kerasner.word_splitter import SPACE_PATTERN
@@ -114,6 +115,15 @@ class TextToEntities(tf.Module):
         start, allowed = allowed_transitions(labels)
         self._start = tf.constant(start)
         self._allowed = tf.constant(allowed)
+        self._transitions = None
+        if predictor.transitions is not None:  # a CRF head: its learned scores, held to IOB2
+            learned_start, learned, learned_end = (tf.constant(v, tf.float32) for v in predictor.transitions)
+            self._transitions = {
+                "learned": learned,
+                "start": learned_start + tf.where(self._start, 0.0, crf.FORBIDDEN),
+                "moves": learned + tf.where(self._allowed, 0.0, crf.FORBIDDEN),
+                "end": learned_end,
+            }
         tags = [split_tag(label) for label in labels]
         kinds = sorted({kind for prefix, kind in tags if prefix in ("B", "I")})
         self._opens = tf.constant([prefix in ("B", "I") for prefix, _ in tags])
@@ -133,9 +143,7 @@ class TextToEntities(tf.Module):
         pieces = self.wordpieces(words.flat_values)
         blocks = self.blocks(words.row_lengths())
         word_logits = self.word_logits(blocks, pieces)
-        ids = self.decode(blocks, word_logits)
-        probabilities = tf.nn.softmax(word_logits)
-        scores = tf.gather(probabilities, ids, batch_dims=1)
+        ids, scores = self.decode(blocks, word_logits)
         return self.spans(words.row_splits, char_starts.flat_values, char_ends.flat_values, ids, scores)
 
     @tf.function(
@@ -210,35 +218,65 @@ class TextToEntities(tf.Module):
         return tf.cond(num_words > 0, read, no_words)
 
     def decode(self, blocks, word_logits):
-        """Label ids `[words]`: Viterbi per block (a block starts where the one before ended), or argmax."""
-        if self._decode == "argmax":
-            return tf.argmax(word_logits, -1)
+        """Label ids `[words]` and each word's probability of its label `[words]`, a block at a
+        time (a block starts where the one before ended): Viterbi or argmax; with a CRF head,
+        with its learned transitions, the probabilities being its marginals."""
+        if self._decode == "argmax" and self._transitions is None:
+            ids = tf.argmax(word_logits, -1)
+            return ids, tf.gather(tf.nn.softmax(word_logits), ids, batch_dims=1)
         ids = tf.zeros(tf.shape(word_logits)[:1], tf.int64)
+        word_scores = tf.zeros(tf.shape(word_logits)[:1], tf.float32)
         texts = tf.reduce_max(tf.concat([blocks["text"], [-1]], 0)) + 1  # the last text with words, and those before
         last = tf.zeros([texts], tf.int64)  # per text, the label of its last decoded word
-        barrier = tf.constant(-1e30)
 
-        def decode_rank(rank, ids, last):
+        def decode_rank(rank, ids, word_scores, last):
             chosen = tf.where(blocks["rank"] == rank)[:, 0]
             text_index = tf.gather(blocks["text"], chosen)
             starts, ends = tf.gather(blocks["own_start"], chosen), tf.gather(blocks["own_end"], chosen)
             positions = tf.ragged.range(starts, ends)  # word indices of the batch
             scores = tf.gather(word_logits, positions).to_tensor()  # [blocks, words, labels]
-            initial = tf.where(rank == 0, self._start[None, :], tf.gather(self._allowed, tf.gather(last, text_index)))
-            first = tf.where(initial, scores[:, 0], barrier)
-            scores = tf.concat([first[:, None], scores[:, 1:]], 1)
-            path = tensorflow_text.viterbi_constrained_sequence(
-                scores, positions.row_lengths(), allowed_transitions=self._allowed, use_log_space=True,
-                use_start_and_end_states=False,
-            )
-            path = tf.cast(path.flat_values, tf.int64)
-            ids = tf.tensor_scatter_nd_update(ids, positions.flat_values[:, None], path)
+            path, probabilities = self._decode_blocks(scores, positions.row_lengths(), rank == 0, tf.gather(last, text_index))
+            where = positions.flat_values[:, None]
+            ids = tf.tensor_scatter_nd_update(ids, where, path)
+            word_scores = tf.tensor_scatter_nd_update(word_scores, where, probabilities)
             last = tf.tensor_scatter_nd_update(last, text_index[:, None], tf.gather(ids, ends - 1))
-            return rank + 1, ids, last
+            return rank + 1, ids, word_scores, last
 
         ranks = tf.reduce_max(tf.concat([blocks["rank"], [-1]], 0)) + 1
-        _, ids, _ = tf.while_loop(lambda rank, *_: rank < ranks, decode_rank, (tf.constant(0, tf.int64), ids, last))
-        return ids
+        loop = (tf.constant(0, tf.int64), ids, word_scores, last)
+        _, ids, word_scores, _ = tf.while_loop(lambda rank, *_: rank < ranks, decode_rank, loop)
+        return ids, word_scores
+
+    def _decode_blocks(self, scores, lengths, first, previous):
+        """The label ids and their probabilities (flat, `[words]`) of blocks of word logits
+        `scores` `[blocks, words, labels]` of `lengths` words; the first word of each follows the
+        label `previous` unless these are the texts' `first` blocks."""
+        barrier = tf.constant(-1e30)
+        if self._transitions is None:
+            initial = tf.where(first, self._start[None, :], tf.gather(self._allowed, previous))
+            folded = tf.concat([tf.where(initial[:, None], scores[:, :1], barrier), scores[:, 1:]], 1)
+            path = tensorflow_text.viterbi_constrained_sequence(
+                folded, lengths, allowed_transitions=self._allowed, use_log_space=True, use_start_and_end_states=False,
+            )
+            probabilities = tf.nn.softmax(scores)
+        else:  # the start (or the move from `previous`) and end scores folded into the first and last words
+            chain = self._transitions
+            initial = tf.where(first, chain["start"][None, :], tf.gather(chain["moves"], previous))
+            is_last = tf.one_hot(lengths - 1, tf.shape(scores)[1])[:, :, None]  # [blocks, words, 1]
+            folded = tf.concat([scores[:, :1] + initial[:, None], scores[:, 1:]], 1) + is_last * chain["end"]
+            mask = tf.sequence_mask(lengths, tf.shape(scores)[1])
+            zeros = tf.zeros_like(chain["end"])
+            probabilities = crf.marginals(folded, mask, tf.zeros_like(mask), chain["moves"], zeros, zeros)
+            if self._decode == "argmax":
+                path = tf.RaggedTensor.from_tensor(tf.argmax(probabilities, -1), lengths)
+            else:
+                path = tensorflow_text.viterbi_constrained_sequence(
+                    folded, lengths, allowed_transitions=self._allowed, transition_weights=chain["learned"],
+                    use_log_space=True, use_start_and_end_states=False,
+                )
+        path = tf.cast(path.flat_values, tf.int64)
+        probabilities = tf.RaggedTensor.from_tensor(probabilities, lengths).flat_values  # [words, labels]
+        return path, tf.gather(probabilities, path, batch_dims=1)
 
     def spans(self, row_splits, starts, ends, ids, scores):
         """Entity spans from word label ids: an `I-` of the open entity's type continues it."""

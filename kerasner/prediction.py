@@ -41,9 +41,10 @@ def predict_words(model, features, batch_size=64, return_scores=False, decode="v
         model: a model returning logits `(batch, seq_len, num_labels)`, with `labels`.
         features: `TokenFeatures`.
         batch_size: int. Defaults to `64`.
-        return_scores: bool. Also return each word's softmax probability of its label.
-            Defaults to False.
-        decode: `"viterbi"` (valid IOB2 sequences) or `"argmax"`. Defaults to `"viterbi"`.
+        return_scores: bool. Also return each word's probability of its label (with a CRF head,
+            its marginal). Defaults to False.
+        decode: `"viterbi"` (valid IOB2 sequences; with a CRF head, with its learned
+            transitions) or `"argmax"`. Defaults to `"viterbi"`.
         progress: bool. Show a progress bar of the batches. Defaults to False.
 
     Returns:
@@ -54,7 +55,16 @@ def predict_words(model, features, batch_size=64, return_scores=False, decode="v
     labels = getattr(model, "labels", None)
     if decode == "viterbi" and labels is None:
         raise ValueError("decode='viterbi' needs the model's `labels`; set `model.labels` or pass decode='argmax'")
-    return decode_words(predict_word_logits(model, features, batch_size, progress), labels, decode, return_scores)
+    return decode_words(
+        predict_word_logits(model, features, batch_size, progress), labels, decode, return_scores,
+        transitions=transition_scores(model),
+    )
+
+
+def transition_scores(model):
+    """The learned `(start, transitions, end)` scores of a model with a CRF head, else None."""
+    scores = getattr(model, "transition_scores", None)
+    return scores() if callable(scores) else None
 
 
 def predict_tags(model, features, batch_size=64, decode="viterbi", progress=False):

@@ -119,7 +119,8 @@ def _write_token_classifier(model, directory):
 
 
 def from_pretrained(
-    cls, name_or_dir, labels=None, dropout=0.1, ignore_index=-100, tokenizer=None, word_splitter="treebank", **kwargs
+    cls, name_or_dir, labels=None, dropout=0.1, ignore_index=-100, tokenizer=None, word_splitter="treebank",
+    head="softmax", **kwargs,
 ):
     """`cls.from_pretrained`: a model folder loaded as `cls`, or the encoder at `name_or_dir` with a
     new head (see `BertTokenClassifier.from_pretrained`)."""
@@ -143,7 +144,8 @@ def from_pretrained(
         with _load_errors(name_or_dir, "the encoder"):
             encoder = load_encoder(str(name_or_dir), **kwargs)
         model = cls(
-            encoder=encoder, labels=labels, dropout=dropout, ignore_index=ignore_index, word_splitter=word_splitter
+            encoder=encoder, labels=labels, dropout=dropout, ignore_index=ignore_index, word_splitter=word_splitter,
+            head=head,
         )
     if tokenizer is None:
         saved = (path / MODEL_FILE).is_file()

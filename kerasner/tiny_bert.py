@@ -78,6 +78,7 @@ def build_tiny_model(
     max_length=256,
     dropout=0.1,
     seed=0,
+    head="softmax",
 ):
     """A randomly initialised small BERT token classifier with its own tokenizer.
 
@@ -90,6 +91,7 @@ def build_tiny_model(
         max_length: int. Longest input (position embeddings). Defaults to `256`.
         dropout: float. Defaults to `0.1`.
         seed: int. Seeds the weights. Defaults to `0`.
+        head: `"softmax"` or `"crf"` (see `BertTokenClassifier`). Defaults to `"softmax"`.
 
     Returns:
         A `BertTokenClassifier` whose `tokenizer` is set.
@@ -111,6 +113,6 @@ def build_tiny_model(
         pad_token_id=tokenizer.pad_token_id,
     )
     keras.utils.set_random_seed(seed)
-    model = BertTokenClassifier(transformers.TFBertModel(config), labels=labels, dropout=dropout)
+    model = BertTokenClassifier(transformers.TFBertModel(config), labels=labels, dropout=dropout, head=head)
     model.tokenizer = tokenizer
     return model

@@ -38,6 +38,7 @@ class TrainingConfig:
     label_all_subtokens: bool = False  # train on every sub-token instead of each word's first
     word_splitter: str = "treebank"  # how raw text becomes words at prediction: treebank, whitespace, pretokenizer
     dropout: float = 0.1  # before the head
+    head: str = "softmax"  # "softmax" (each word on its own) or "crf" (a linear-chain CRF over the words)
     # --- training ---------------------------------------------------------------------------
     epochs: int | None = None  # exactly this many; None plans the length (kerasner.plan_training)
     max_epochs: int | None = None  # the most epochs of a planned run; None: 20

@@ -23,9 +23,9 @@ import kerasner  # noqa: E402
 from conftest import make_encoder  # noqa: E402
 
 
-def build(tokenizer, labels, model_class=kerasner.BertTokenClassifier):
+def build(tokenizer, labels, model_class=kerasner.BertTokenClassifier, head="softmax"):
     # No dropout: the runs must compute the same function.
-    model = model_class(make_encoder(tokenizer.vocab_size, dropout=0.0), labels=labels, dropout=0.0)
+    model = model_class(make_encoder(tokenizer.vocab_size, dropout=0.0), labels=labels, dropout=0.0, head=head)
     model(model.dummy_inputs())
     model.tokenizer = tokenizer
     return model
@@ -84,19 +84,24 @@ def one_step(tokenizer, labels, strategies):
     y = rng.integers(0, len(labels), size=(16, 24)).astype("int32")
     y[8:, 1:] = -100  # the second replica's half has one label per window
     x = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    # The CRF head learns from valid IOB2 sequences: each I- label turned into its B-.
+    to_begin = np.array([labels.index("B-" + label[2:]) if label.startswith("I-") else i for i, label in enumerate(labels)])
+    y_crf = np.where(y >= 0, to_begin[np.maximum(y, 0)], y)
     weights = {}
     runs = [
-        ("default", kerasner.BertTokenClassifier, 1),
-        ("mirrored", kerasner.BertTokenClassifier, 1),
-        ("mirrored_accumulated", kerasner.BertTokenClassifier, 2),  # 2 micro-batches of 4 per replica
-        ("mirrored_keras_average", KerasAveragedStep, 1),
+        ("default", kerasner.BertTokenClassifier, 1, "softmax"),
+        ("mirrored", kerasner.BertTokenClassifier, 1, "softmax"),
+        ("mirrored_accumulated", kerasner.BertTokenClassifier, 2, "softmax"),  # 2 micro-batches of 4 per replica
+        ("mirrored_keras_average", KerasAveragedStep, 1, "softmax"),
+        ("default_crf", kerasner.BertTokenClassifier, 1, "crf"),
+        ("mirrored_crf", kerasner.BertTokenClassifier, 1, "crf"),
     ]
-    for name, model_class, accumulation in runs:
+    for name, model_class, accumulation, head in runs:
         strategy = strategies[name.split("_")[0]]
         with strategy.scope():
-            model = build(tokenizer, labels, model_class)
+            model = build(tokenizer, labels, model_class, head)
             model.compile(keras.optimizers.SGD(1.0), gradient_accumulation_steps=accumulation)
-        model.train_on_batch(x, y)
+        model.train_on_batch(x, y_crf if head == "crf" else y)
         weights[name] = np.concatenate([w.numpy().ravel() for w in model.trainable_weights]).tolist()
     return weights
 

@@ -170,3 +170,31 @@ def test_word_sequences_of_a_packed_batch_are_the_sentences_chains(crf):
     np.testing.assert_allclose(packed, alone.numpy()[0], rtol=1e-5)
     compiled = tf.function(word_sequences, jit_compile=True)(tf.constant(logits), tf.constant(labels), -100, tf.constant(segments))
     np.testing.assert_array_equal(compiled[1].numpy(), word_labels)
+
+
+@pytest.mark.parametrize("previous", [None, 1, 0])
+def test_numpy_decoding_with_transitions_equals_the_layer(crf, previous):
+    from kerasner.decoding import chain_marginals, decode_words, viterbi_decode
+
+    emissions, mask = batch(lengths=(4, 2, 1, 3), seed=6)
+    transitions = tuple(w.numpy() for w in (crf.start_scores, crf.transitions, crf.end_scores))
+    sentences = [emissions[row, :length] for row, length in enumerate(mask.sum(1))]
+    decoded = viterbi_decode(sentences, LABELS, previous=[previous] * 4, transitions=transitions)
+    marginals = chain_marginals(sentences, LABELS, transitions, previous=[previous] * 4)
+    if previous is None:
+        expected_paths, expected_marginals = crf.decode(emissions, mask).numpy(), crf.marginals(emissions, mask).numpy()
+    else:  # the first word follows `previous`: as a chain that starts one word earlier, from `previous`
+        first = np.full((4, 1, len(LABELS)), -1e4, "float32")
+        first[:, 0, previous] = 0.0
+        longer, longer_mask = np.concatenate([first, emissions], 1), np.concatenate([np.ones((4, 1), bool), mask], 1)
+        expected_paths = crf.decode(longer, longer_mask).numpy()[:, 1:]
+        expected_marginals = crf.marginals(longer, longer_mask).numpy()[:, 1:]
+    for row, length in enumerate(mask.sum(1)):
+        np.testing.assert_array_equal(decoded[row], expected_paths[row, :length])
+        np.testing.assert_allclose(marginals[row], expected_marginals[row, :length], atol=1e-5)
+    ids, scores = decode_words(sentences, LABELS, return_scores=True, transitions=transitions, previous=[previous] * 4)
+    assert all((a == b).all() for a, b in zip(ids, decoded))
+    for row, chosen in enumerate(ids):
+        np.testing.assert_allclose(scores[row], marginals[row][np.arange(len(chosen)), chosen])
+    argmax = decode_words(sentences, LABELS, decode="argmax", transitions=transitions, previous=[previous] * 4)
+    assert all((a == m.argmax(-1)).all() for a, m in zip(argmax, marginals))

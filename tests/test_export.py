@@ -88,6 +88,39 @@ def test_entities_equal_the_predictor_s_with_windows_and_blocks(decisive_model, 
     assert_same_entities(predictor, module, texts)
 
 
+@pytest.fixture(scope="module")
+def crf_model(tiny_encoder_dir):
+    """A decisive random model with a CRF head whose learned transitions are far from 0."""
+    model = kerasner.BertTokenClassifier.from_pretrained(
+        tiny_encoder_dir, labels=["O", "B-per", "I-per", "B-geo", "I-geo"], head="crf"
+    )
+    model(model.dummy_inputs())
+    kernel, bias = model.classifier.weights
+    kernel.assign(kernel * 40.0)
+    bias.assign(np.linspace(1.0, -1.0, bias.shape[0]).astype("float32"))
+    rng = np.random.default_rng(0)
+    for weight in (model.crf.transitions, model.crf.start_scores, model.crf.end_scores):
+        weight.assign(rng.normal(scale=4.0, size=weight.shape).astype("float32"))
+    return model
+
+
+@pytest.mark.parametrize("decode", ["viterbi", "argmax"])
+def test_a_crf_head_s_entities_and_marginals_equal_the_predictor_s(crf_model, decode, tmp_path):
+    predictor = kerasner.EntityPredictor(
+        crf_model, max_length=12, stride=3, block_words=30, context_words=4, batch_size=5, decode=decode
+    )
+    texts = fuzz_texts(48, seed=5, longest=90)
+    path = kerasner.export_saved_model(predictor, tmp_path / "ner")
+    module = tf.saved_model.load(str(path))
+    found = graph_entities(module, texts)
+    assert sum(map(len, found)) > 50
+    assert_same_entities(predictor, module, texts)
+    # Without its transitions the model finds other entities: the export reads them.
+    plain = kerasner.EntityPredictor(crf_model, max_length=12, stride=3, block_words=30, context_words=4, decode=decode)
+    plain.transitions = None
+    assert [[(e["start"], e["end"], e["label"]) for e in row] for row in plain(texts)] != [[g[:3] for g in row] for row in found]
+
+
 def test_one_text_gives_the_entities_it_gives_in_a_batch(decisive_model):
     module = TextToEntities(kerasner.EntityPredictor(decisive_model, max_length=16, stride=4))
     texts = fuzz_texts(6, seed=4)

@@ -208,6 +208,9 @@ def test_mirrored_strategy_over_two_devices_matches_one_device(tmp_path):
     step = {name: np.array(weights) for name, weights in result["one_step"].items()}
     np.testing.assert_allclose(step["mirrored"], step["default"], atol=1e-5)
     np.testing.assert_allclose(step["mirrored_accumulated"], step["default"], atol=1e-5)
+    np.testing.assert_allclose(step["mirrored_crf"], step["default_crf"], atol=1e-5)  # the CRF head too
+    shared = len(step["default"])  # the encoder's and the classifier's weights; the CRF's follow
+    assert np.abs(step["default_crf"][:shared] - step["default"]).max() > 1e-2  # it trains on its own loss
     assert np.abs(step["mirrored_keras_average"] - step["default"]).max() > 1e-2
     # Same loss trajectory and weights after a whole run. The logged loss is tf-keras' average
     # of the replicas' means (the updates are exact), hence a looser tolerance than the weights:

@@ -65,9 +65,10 @@ def test_train_plans_its_length_and_says_why(tmp_path, capsys):
     assert metrics["learning_rate"] == 1e-3  # tiny is trained from scratch
 
 
-def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys):
+@pytest.mark.parametrize("head", ["softmax", "crf"])
+def test_train_with_accumulation_mixed_precision_and_a_strategy(head, tmp_path, capsys):
     argv = ["--output", str(tmp_path / "run"), "--epochs", "1", "--verbose", "0", "--gradient-accumulation", "2"]
-    argv += ["--mixed-precision", "bfloat16", "--strategy", "mirrored", "--pool-batches", "1"]
+    argv += ["--mixed-precision", "bfloat16", "--strategy", "mirrored", "--pool-batches", "1", "--head", head]
     try:
         assert train.main(argv) == 0
     finally:
@@ -76,6 +77,7 @@ def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys
     assert "mixed precision: mixed_bfloat16" in out and "MirroredStrategy, 1 replicas" in out
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert 0.0 <= metrics["entity"]["f1"] <= 1.0
+    assert metrics["config"]["head"] == head and kerasner.BertTokenClassifier.from_pretrained(tmp_path / "run" / "best").head == head
 
 
 @pytest.mark.parametrize(
@@ -87,6 +89,7 @@ def test_train_with_accumulation_mixed_precision_and_a_strategy(tmp_path, capsys
         (["--pool-batches", "0"], "Received: pool_batches=0"),
         (["--max-epochs", "0"], "Received: max_epochs=0"),
         (["--epochs", "2", "--max-epochs", "5"], "Pass `epochs` or `max_epochs`, not both"),
+        (["--head", "crf", "--label-all-subtokens"], "--head crf chains a sentence's words"),
     ],
 )
 def test_train_bad_input_is_one_line(argv, message, tmp_path, capsys):

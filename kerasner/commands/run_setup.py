@@ -68,7 +68,7 @@ def load_splits(
     return list(train_sentences), list(validation_sentences), labels, stats
 
 
-def load_model(model, train_sentences, labels, dropout=0.1, seed=42):
+def load_model(model, train_sentences, labels, dropout=0.1, seed=42, head="softmax"):
     """A `BertTokenClassifier` to train.
 
     Args:
@@ -79,16 +79,22 @@ def load_model(model, train_sentences, labels, dropout=0.1, seed=42):
         labels: the data's tag names.
         dropout: float. Defaults to `0.1`.
         seed: int. Defaults to `42`.
+        head: `"softmax"` or `"crf"`, the head put on an encoder; a saved model must have it.
+            Defaults to `"softmax"`.
     """
     if model == "tiny":
-        return build_tiny_model(train_sentences, labels, dropout=dropout, seed=seed)
+        return build_tiny_model(train_sentences, labels, dropout=dropout, seed=seed, head=head)
     if (Path(model) / MODEL_FILE).is_file():
         loaded = BertTokenClassifier.from_pretrained(model)
         missing = sorted(set(labels) - set(loaded.labels))
         if missing:
             raise ValueError(f"The model in {model} has no label for {missing}; its labels are {loaded.labels}")
+        if loaded.head != head:
+            raise ValueError(
+                f"The model in {model} has the {loaded.head} head. Received: head={head!r}; a new head goes on an encoder"
+            )
         return loaded
-    loaded = BertTokenClassifier.from_pretrained(model, labels=labels, dropout=dropout)
+    loaded = BertTokenClassifier.from_pretrained(model, labels=labels, dropout=dropout, head=head)
     if loaded.tokenizer is None:
         raise ValueError(f"No tokenizer found with the model {model!r}; a fast tokenizer is needed")
     return loaded

@@ -51,7 +51,8 @@ def build_parser():
     model.add_argument("--model", help="'tiny' (small BERT built from scratch, offline), a hub name such as bert-base-cased, a local encoder directory, or a saved kerasner model. Defaults to tiny.")
     model.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer sentences are split into overlapping windows. Defaults to the model's maximum (at most 512).")
     model.add_argument("--stride", type=int, help="Sub-tokens shared by consecutive windows of a long sentence. Defaults to 32.")
-    model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word.")
+    model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word (the softmax head only).")
+    model.add_argument("--head", choices=["softmax", "crf"], help="softmax: each word's label on its own; crf: a linear-chain CRF over each sentence's words, with learned transitions between labels. Defaults to softmax.")
     add_word_splitter_argument(model, default="treebank")
     training = parser.add_argument_group("training (defaults: pretrained / tiny)")
     training.add_argument("--epochs", type=int, help="Train exactly this many epochs (no early stop unless --patience). Defaults to a length the run plans: at least 3 epochs and 1,000 optimizer steps, at most --max-epochs, stopping once 2 epochs in a row bring no better validation entity F1.")
@@ -97,8 +98,10 @@ def resolve_config(args):
             given[name] = int(given[name])
     recorded = kerasner.TrainingConfig.from_file(args.config) if getattr(args, "config", None) else {}
     config = kerasner.TrainingConfig.from_sources(recorded, given)
-    # Refuse a bad training length before the data is read and tokenized.
+    # Refuse a bad training length or head before the data is read and tokenized.
     kerasner.plan_training(1, epochs=config.epochs, max_epochs=config.max_epochs, patience=config.patience)
+    if config.head == "crf" and config.label_all_subtokens:
+        raise ValueError("--head crf chains a sentence's words, and takes no --label-all-subtokens")
     return config
 
 
@@ -205,7 +208,7 @@ def train_and_report(config, output, strategy, verbose, command=None):
         f"sentences, {len(labels)} labels, read in {data_stats['read_seconds']:.1f} s"
     )
     with strategy.scope():
-        model = load_model(config.model, train, labels, dropout=config.dropout, seed=config.seed)
+        model = load_model(config.model, train, labels, dropout=config.dropout, seed=config.seed, head=config.head)
     model.word_splitter = config.word_splitter
     learning_rate = config.learning_rate or kerasner.default_learning_rate(model.encoder.config.hidden_size)
     preprocessor = kerasner.TokenClassificationPreprocessor(
