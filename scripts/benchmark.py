@@ -124,7 +124,7 @@ def build_parser():
     quality.add_argument("--data-dir", default=os.environ.get("KERASNER_DATA_DIR"), help="Folder with gmb/ner_dataset.csv and wnut17/. Defaults to $KERASNER_DATA_DIR.")
     quality.add_argument("--model", default=os.environ.get("KERASNER_MODEL_DIR"), help="Pretrained encoder folder or hub name. Defaults to $KERASNER_MODEL_DIR.")
     quality.add_argument("--datasets", nargs="+", default=["gmb", "wnut17"], choices=["gmb", "wnut17"], help="Corpora. Defaults to gmb wnut17.")
-    quality.add_argument("--recipes", nargs="+", default=["kerasner", "hf"], choices=["kerasner", "hf"], help="Recipes. Defaults to kerasner hf.")
+    quality.add_argument("--recipes", nargs="+", default=["kerasner", "hf"], choices=list(QUALITY_HEADS) + ["hf"], help="Recipes (kerasner-crf: the CRF head). Defaults to kerasner hf.")
     quality.add_argument("--epochs", type=int, default=1, help="Epochs on GMB. Defaults to 1.")
     quality.add_argument("--wnut-epochs", type=int, default=3, help="Epochs on WNUT-17. Defaults to 3.")
     quality.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
@@ -599,16 +599,21 @@ def hf_recipe_scores(model_name, train, validation, labels, epochs, batch_size, 
     return scores_by_decode(gold, word_logits, labels)
 
 
-def scores_by_decode(gold_ids, word_logits, labels):
-    """`{decode: entity scores}` of per-word logits read by argmax and by Viterbi decoding."""
+def scores_by_decode(gold_ids, word_logits, labels, transitions=None):
+    """`{decode: entity scores}` of per-word logits read by argmax and by Viterbi decoding (with a
+    CRF head's learned `transitions`)."""
     import kerasner
 
     to_tags = lambda rows: [[labels[int(i)] for i in ids] for ids in rows]  # noqa: E731
     gold = to_tags(gold_ids)
     return {
-        decode: kerasner.entity_scores(gold, to_tags(kerasner.decode_words(word_logits, labels, decode)))
+        decode: kerasner.entity_scores(gold, to_tags(kerasner.decode_words(word_logits, labels, decode, transitions=transitions)))
         for decode in ("argmax", "viterbi")
     }
+
+
+# The quality command's kerasner recipes: the head each trains.
+QUALITY_HEADS = {"kerasner": "softmax", "kerasner-crf": "crf"}
 
 
 def quality_command(args):
@@ -643,15 +648,15 @@ def quality_command(args):
             keras.backend.clear_session()
             keras.utils.set_random_seed(args.seed)  # the new head's weights too
             start = time.perf_counter()
-            if recipe == "kerasner":
+            if recipe in QUALITY_HEADS:
                 kerasner.set_mixed_precision(args.mixed_precision or "off")
-                model = kerasner.BertTokenClassifier.from_pretrained(args.model, labels=labels)
+                model = kerasner.BertTokenClassifier.from_pretrained(args.model, labels=labels, head=QUALITY_HEADS[recipe])
                 preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=model.max_input_length())
                 train_features, validation_features = preprocessor(train), preprocessor(validation)
                 pack, pools = kerasner.resolve_batching(model, args.pack, args.pool_batches)
                 batching = {"pack": pack, "pool_batches": pools}
                 history = kerasner.train_token_classifier(
-                    model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-kerasner",
+                    model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-{recipe}",
                     epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, verbose=0,
                     lazy_embeddings=args.lazy_embeddings, max_tokens=args.max_tokens, pool_batches=pools, pack=pack,
                     overwrite=True,  # a measured run starts afresh, never from an earlier one in work_dir
@@ -660,7 +665,7 @@ def quality_command(args):
                 # The model after the last epoch, as for the other recipe, read both ways (not timed).
                 by_decode = scores_by_decode(
                     validation_features.word_values(validation_features.labels),
-                    kerasner.predict_word_logits(model, validation_features), model.labels,
+                    kerasner.predict_word_logits(model, validation_features), model.labels, model.transition_scores(),
                 )
                 own = "viterbi"  # kerasner's default
                 # What a user of the model receives: the validation sentences as ordinary text.
