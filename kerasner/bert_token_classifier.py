@@ -65,6 +65,10 @@ class BertTokenClassifier(keras.Model):
             `EntityPredictor` splits text this way. Defaults to `"treebank"`.
         head: `"softmax"`, each word's label scored on its own (cross-entropy), or `"crf"`, a
             linear-chain CRF over the words. Defaults to `"softmax"`.
+        context: int. The sub-tokens of the neighbouring sentences of its document that the
+            model reads on each side of a sentence (`TokenClassificationPreprocessor`'s
+            `context`): saved with the model, so that `EntityPredictor` reads a document's
+            sentences as the model was trained. Defaults to `0`.
         **kwargs: passed to `tf_keras.Model` (e.g. `name`).
 
     Example:
@@ -82,7 +86,8 @@ class BertTokenClassifier(keras.Model):
     orders_callbacks = True
 
     def __init__(
-        self, encoder, labels, dropout=0.1, ignore_index=-100, word_splitter="treebank", head="softmax", **kwargs
+        self, encoder, labels, dropout=0.1, ignore_index=-100, word_splitter="treebank", head="softmax", context=0,
+        **kwargs,
     ):
         labels = validate_labels(labels, ignore_index)
         if head not in HEADS:
@@ -132,6 +137,7 @@ class BertTokenClassifier(keras.Model):
         self.ignore_index = ignore_index
         self.word_splitter = word_splitter
         self.head = head
+        self.context = context
         self.tokenizer = None
         self.gradient_accumulation_steps = 1
         self.labelled_positions_per_step = None
@@ -153,6 +159,17 @@ class BertTokenClassifier(keras.Model):
         if kind not in SPLITTERS:
             raise ValueError(f"Unknown word splitter. Expected one of {set(SPLITTERS)}. Received: word_splitter={kind!r}")
         self._word_splitter = kind
+
+    @property
+    def context(self):
+        """The sub-tokens of context the model reads on each side of a sentence."""
+        return self._context
+
+    @context.setter
+    def context(self, value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"`context` must be an int of at least 0. Received: context={value!r}")
+        self._context = value
 
     @property
     def num_labels(self):
@@ -490,6 +507,7 @@ class BertTokenClassifier(keras.Model):
             "ignore_index": self.ignore_index,
             "word_splitter": self.word_splitter,
             "head": self.head,
+            "context": self.context,
         }
 
     @classmethod

@@ -7,6 +7,7 @@ import numpy as np
 from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.decoding import check_decode, decode_words
 from kerasner.prediction import predict_word_logits, transition_scores
+from kerasner.sentences import Sentence, add_context
 from kerasner.tags import split_tag
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
 from kerasner.word_splitter import WordSplitter
@@ -26,6 +27,10 @@ class EntityPredictor:
     A text of more than `block_words` words is read a block of words at a time, each block
     with `context_words` words of the text on either side, so its memory does not grow with its
     length (`iter_entities` yields its entities as they are found).
+
+    A model trained with document context (`model.context` sub-tokens on each side) reads a
+    text between the words of its neighbours: `predict_document` takes a document's sentences
+    in order, and `predict(texts, context=...)` the text before and after each text.
 
     Args:
         model: a `BertTokenClassifier` with a `tokenizer`.
@@ -73,7 +78,9 @@ class EntityPredictor:
         self.context_words = int(context_words)
         max_length = model.max_input_length(max_length)
         stride = min(32, max_length // 4) if stride is None else stride
-        self.preprocessor = TokenClassificationPreprocessor(model.tokenizer, model.labels, max_length=max_length, stride=stride)
+        self.preprocessor = TokenClassificationPreprocessor(
+            model.tokenizer, model.labels, max_length=max_length, stride=stride, context=getattr(model, "context", 0)
+        )
         if word_splitter is None:
             word_splitter = getattr(model, "word_splitter", "treebank")
         if isinstance(word_splitter, str):
@@ -96,8 +103,30 @@ class EntityPredictor:
             return self.predict([texts])[0]
         return self.predict(list(texts))
 
-    def predict(self, texts):
-        """A list of entity lists, one per text: dicts with `text`, `label`, `start`, `end`, `score`."""
+    def predict(self, texts, context=None):
+        """A list of entity lists, one per text: dicts with `text`, `label`, `start`, `end`, `score`.
+
+        Args:
+            texts: a list of str.
+            context: None, or per text a pair `(before, after)` of the document's text just
+                before and just after it, which a model trained with context reads around it
+                (up to `model.context` sub-tokens of each). Defaults to None.
+        """
+        contexts = None
+        if context is not None and self.preprocessor.context:
+            words = self.preprocessor.context  # every word is one or more sub-tokens
+            split = lambda text: [w for w, _, _ in self.word_splitter(text or "")]  # noqa: E731
+            contexts = [(split(before)[-words:], split(after)[:words]) for before, after in context]
+        return self._predict(texts, contexts)
+
+    def predict_document(self, texts):
+        """Entities of each of a document's consecutive sentences (or paragraphs), each read with
+        its neighbours as context (see `predict`); a list of entity lists, one per text."""
+        sentences = [Sentence(tuple(w for w, _, _ in self.word_splitter(text))) for text in texts]
+        contexts = [s.context for s in add_context(sentences, self.preprocessor.context)]
+        return self._predict(list(texts), contexts if self.preprocessor.context else None)
+
+    def _predict(self, texts, contexts):
         results = [None] * len(texts)
         words = {}
         for index, text in enumerate(texts):
@@ -109,7 +138,8 @@ class EntityPredictor:
             else:
                 results[index] = []
         if words:
-            ids, scores = self._tag_ids([[w for w, _, _ in words[i]] for i in words])
+            around = None if contexts is None else [contexts[i] for i in words]
+            ids, scores = self._tag_ids([[w for w, _, _ in words[i]] for i in words], around)
             for index, text_ids, text_scores in zip(words, ids, scores):
                 tags = [self.model.labels[int(i)] for i in text_ids]
                 results[index] = decode_entities(texts[index], words[index], tags, text_scores)
@@ -151,7 +181,9 @@ class EntityPredictor:
                 scores[index] = text_scores
         return (tags, scores) if return_scores else tags
 
-    def _tag_ids(self, word_lists):
+    def _tag_ids(self, word_lists, contexts=None):
+        if contexts is not None:
+            word_lists = [Sentence(tuple(words), context=context) for words, context in zip(word_lists, contexts)]
         logits = predict_word_logits(self.model, self.preprocessor(word_lists), self.batch_size)
         return decode_words(logits, self.model.labels, self.decode, return_scores=True, transitions=self.transitions)
 

@@ -1,6 +1,7 @@
 """Reading and writing files of labelled sentences: CoNLL, GMB-style CSV and JSON lines."""
 
 import csv
+import dataclasses
 import inspect
 import io
 import json
@@ -28,10 +29,15 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
       `tag_column`, `sentence_column`, `delimiter`. Every cell is read as text: the word
       `None` stays a word.
     - `"conll"`: one token a line, columns split by TABs (or by spaces when the first token line
-      has no TAB), sentences separated by blank or whitespace-only lines; `-DOCSTART-` lines
-      are skipped. Options `word_column` (defaults to 0) and `tag_column` (defaults to -1).
-    - `"jsonl"`: one object a line, `{"tokens": [...], "tags": [...]}`. Options `tokens_key`,
-      `tags_key`.
+      has no TAB), sentences separated by blank or whitespace-only lines; a `-DOCSTART-` line
+      begins a new document. Options `word_column` (defaults to 0) and `tag_column` (defaults
+      to -1).
+    - `"jsonl"`: one object a line, `{"tokens": [...], "tags": [...]}`, with an optional
+      document id (`"doc_id"`) and context words (`"context": [before, after]`, as
+      `write_sentences` writes them). Options `tokens_key`, `tags_key`, `document_key`.
+
+    Each sentence's `document` is its document's id: the `-DOCSTART-` count in CoNLL, the
+    document key in JSON lines, 0 in CSV (a file without document marks is one document).
 
     Tags are checked (`O`, or a prefix B/I/E/S/L/U, a dash and a type) and converted to IOB2;
     an I- that follows O or another type is repaired to B- and counted in `stats["repaired"]`
@@ -89,7 +95,7 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
         repaired += fixed
         if list(sentence.tags) != tags:
             changed += 1
-            sentence = Sentence(sentence.words, tags, sentence.line)
+            sentence = dataclasses.replace(sentence, tags=tuple(tags))
         converted.append(sentence)
     if repaired:
         logger.warning(
@@ -204,7 +210,7 @@ def _read_csv(path, text, word_column="Word", tag_column="Tag", sentence_column=
         raise DataFormatError(path, 2, f"the first row has no sentence id in column {sentence_column!r}", _lines(text)[1])
     bounds = list(starts) + [len(words)]
     words, tags = words.tolist(), tags.tolist()
-    sentences = [Sentence(words[a:b], tags[a:b], int(a) + 2) for a, b in zip(bounds[:-1], bounds[1:])]
+    sentences = [Sentence(words[a:b], tags[a:b], int(a) + 2, 0) for a, b in zip(bounds[:-1], bounds[1:])]
     return sentences, {"stripped_cells": changed}
 
 
@@ -218,9 +224,11 @@ def _read_conll(path, text, word_column=0, tag_column=-1):
     width, separator = None, None
     word_column, tag_column = _column_index(path, "word_column", word_column), _column_index(path, "tag_column", tag_column)
 
+    document = 0
+
     def flush():
         if words:
-            sentences.append(Sentence(words.copy(), tags.copy(), start))
+            sentences.append(Sentence(words.copy(), tags.copy(), start, document))
             words.clear()
             tags.clear()
 
@@ -233,6 +241,7 @@ def _read_conll(path, text, word_column=0, tag_column=-1):
         fields = line.split("\t") if separator == "\t" else line.split()
         if fields[0] == "-DOCSTART-":
             flush()
+            document += 1
             continue
         if width is None:
             width = len(fields)
@@ -268,7 +277,7 @@ def _column_index(path, name, value):
         raise ValueError(f"{path}: a CoNLL {name} is a column index such as 0 or -1. Received: {name}={value!r}") from None
 
 
-def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags"):
+def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags", document_key="doc_id"):
     sentences, stripped = [], 0
     for number, line in enumerate(_lines(text), 1):
         if not line.strip():
@@ -291,7 +300,16 @@ def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags"):
         if not all(token.strip() for token in tokens):
             raise DataFormatError(path, number, "a word of only spaces; expected a word", tokens)
         stripped += sum(tag != tag.strip() for tag in tags)
-        sentences.append(Sentence(tokens, [tag.strip() for tag in tags], number))
+        context = record.get("context")
+        if context is not None and not (
+            isinstance(context, list) and len(context) == 2
+            and all(isinstance(side, list) and all(isinstance(w, str) and w.strip() for w in side) for side in context)
+        ):
+            raise DataFormatError(path, number, "'context' must be two lists of words, [before, after]", context)
+        document = record.get(document_key)
+        if isinstance(document, (dict, list)):
+            raise DataFormatError(path, number, f"{document_key!r} must be a string or a number", document)
+        sentences.append(Sentence(tokens, [tag.strip() for tag in tags], number, document, context))
     if stripped:
         logger.warning("%s: stripped spaces around %d tags", path, stripped)
     return sentences, {"stripped_cells": stripped}
@@ -324,7 +342,8 @@ _READERS = {"csv": _read_csv, "conll": _read_conll, "jsonl": _read_jsonl}
 
 
 def write_sentences(sentences, path):
-    """Writes `{"tokens": [...], "tags": [...]}` per line to `path`; returns the path.
+    """Writes `{"tokens": [...], "tags": [...]}` per line to `path`, with `"doc_id"` and
+    `"context"` where sentences have them; returns the path.
 
     Example:
     ```python
@@ -334,5 +353,10 @@ def write_sentences(sentences, path):
     path = Path(path)
     with path.open("w", encoding="utf-8") as handle:
         for sentence in sentences:
-            handle.write(json.dumps({"tokens": list(sentence.words), "tags": list(sentence.tags)}, ensure_ascii=False) + "\n")
+            record = {"tokens": list(sentence.words), "tags": list(sentence.tags)}
+            if sentence.document is not None:
+                record["doc_id"] = sentence.document
+            if sentence.context is not None:
+                record["context"] = [list(side) for side in sentence.context]
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path

@@ -1,4 +1,5 @@
-"""Labelled sentences: a sentence's words and tags, lists of them, their split, the sample corpus."""
+"""Labelled sentences: a sentence's words and tags, its document and context, lists of them, their
+split, the sample corpus."""
 
 import dataclasses
 from importlib import resources
@@ -14,6 +15,11 @@ class Sentence:
         words: tuple of str.
         tags: tuple of str with one tag per word, or None.
         line: 1-based line of the first word in its file, for error messages. Defaults to None.
+        document: the id of the sentence's document in its file (see `read_sentences`), or
+            None. Defaults to None.
+        context: None, or `(before, after)`: tuples of the words of the document just before
+            and just after the sentence, which a model trained with context reads around it
+            (`add_context`). Defaults to None.
 
     Example:
     ```python
@@ -24,9 +30,14 @@ class Sentence:
     words: tuple
     tags: tuple = None
     line: int = None
+    document: object = None
+    context: tuple = None
 
     def __post_init__(self):
         object.__setattr__(self, "words", tuple(self.words))
+        if self.context is not None:
+            before, after = self.context
+            object.__setattr__(self, "context", (tuple(before), tuple(after)))
         if self.tags is not None:
             object.__setattr__(self, "tags", tuple(self.tags))
             if len(self.tags) != len(self.words):
@@ -52,6 +63,54 @@ class SentenceList(list):
     def __init__(self, sentences=(), stats=None):
         super().__init__(sentences)
         self.stats = dict(stats or {})
+
+
+def add_context(sentences, words):
+    """The sentences, each with up to `words` words of its document before and after it.
+
+    Sentences belong to one document while their `document` ids are equal; they follow each
+    other in the list's order (a file's). Context never crosses into another document. Add it
+    before splitting, so that a sentence keeps its neighbours' words whichever side they go to
+    (their tags are never read).
+
+    Args:
+        sentences: a list of `Sentence`, in document order.
+        words: int. The most words of context on each side; at least the sub-tokens of context
+            a model reads (every word has one or more). 0 gives the sentences without context.
+
+    Returns:
+        A `SentenceList` of the sentences with `context` set, with the input's `stats`.
+
+    Example:
+    ```python
+    sentences = kerasner.add_context(kerasner.read_sentences("train.conll"), words=64)
+    sentences[1].context  # (the words before, the words after)
+    ```
+    """
+    words = int(words)
+    if words < 0:
+        raise ValueError(f"`words` must be at least 0. Received: words={words!r}")
+    stats = getattr(sentences, "stats", None)
+    sentences = list(sentences)
+    out = []
+    for index, sentence in enumerate(sentences):
+        context = None
+        if words:
+            context = (_neighbours(sentences, index, -1, words), _neighbours(sentences, index, 1, words))
+        out.append(dataclasses.replace(sentence, context=context))
+    return SentenceList(out, stats)
+
+
+def _neighbours(sentences, index, step, words):
+    """Up to `words` words of the sentences after `index` (step 1) or before it (step -1), in
+    the same document, in text order."""
+    found, document = [], sentences[index].document
+    position = index + step
+    while 0 <= position < len(sentences) and len(found) < words and sentences[position].document == document:
+        neighbour = sentences[position].words
+        found = list(neighbour) + found if step < 0 else found + list(neighbour)
+        position += step
+    return tuple(found[-words:] if step < 0 else found[:words])
 
 
 def train_validation_split(sentences, validation_size=0.2, seed=42):

@@ -22,6 +22,12 @@ class TokenClassificationPreprocessor:
     windowed sentences are in `features.stats` and logged. A word the tokenizer turns into no
     sub-token at all (e.g. a lone control character) is given the unknown token, and counted.
 
+    With `context`, a sentence that has context words (`Sentence.context`, see `add_context`)
+    is read between up to `context` sub-tokens of the words before it and as many of the words
+    after it, whole words only, as far as the window has room; context positions carry
+    `ignore_index` and no word slot, so the labels, the loss and the predictions stay on the
+    sentence (as FLERT reads documents).
+
     Args:
         tokenizer: a transformers *fast* tokenizer.
         labels: list of str, the model's tag names.
@@ -30,6 +36,8 @@ class TokenClassificationPreprocessor:
         stride: int. Sub-tokens shared by consecutive windows of a long sentence. Defaults to `32`.
         label_all_subtokens: bool. Label every sub-token instead of the first. Defaults to False.
         ignore_index: int. Label of unlabelled positions. Defaults to `-100`.
+        context: int. The most sub-tokens of context on each side of a sentence. Defaults to
+            `0` (none).
 
     Example:
     ```python
@@ -39,7 +47,9 @@ class TokenClassificationPreprocessor:
     ```
     """
 
-    def __init__(self, tokenizer, labels, max_length=None, stride=32, label_all_subtokens=False, ignore_index=-100):
+    def __init__(
+        self, tokenizer, labels, max_length=None, stride=32, label_all_subtokens=False, ignore_index=-100, context=0
+    ):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(
                 "A fast tokenizer is required (it maps sub-tokens to words). Received: tokenizer of type "
@@ -67,6 +77,9 @@ class TokenClassificationPreprocessor:
                 f"Received: stride={stride!r}"
             )
         self.stride = int(stride)
+        if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 0:
+            raise ValueError(f"`context` must be an int of at least 0. Received: context={context!r}")
+        self.context = int(context)
         self.label_all_subtokens = bool(label_all_subtokens)
         self.ignore_index = ignore_index
         self._continuation = {}
@@ -78,6 +91,7 @@ class TokenClassificationPreprocessor:
         """Turns `Sentence`s (or lists of words) into `TokenFeatures`; `progress` shows a bar."""
         word_lists = [list(getattr(s, "words", s)) for s in sentences]
         tag_lists = [getattr(s, "tags", None) for s in sentences]
+        contexts = self._context_pieces(sentences)
         encoding = self.tokenizer(
             word_lists,
             is_split_into_words=True,
@@ -92,7 +106,7 @@ class TokenClassificationPreprocessor:
         no_label = ([self.ignore_index] * len(prefix), [self.ignore_index] * len(suffix))
         no_slot = ([-1] * len(prefix), [-1] * len(suffix))
         input_ids, labels, word_index, sentence_index = [], [], [], []
-        windowed = empty_words = cut_words = 0
+        windowed = empty_words = cut_words = context_tokens = 0
         rows = enumerate(zip(word_lists, tag_lists))
         if progress:
             from tqdm.auto import tqdm
@@ -110,15 +124,22 @@ class TokenClassificationPreprocessor:
             first = [j == 0 or owners[j] != owners[j - 1] for j in range(len(owners))]
             windows = self._windows(owners, len(words), budget)
             windowed += len(windows) > 1
+            before, after = [], []
+            if contexts[number] is not None and len(windows) == 1:
+                room = min(self.context, (budget - len(pieces)) // 2)
+                before, after = _take_words(contexts[number][0], room, last=True), _take_words(contexts[number][1], room)
+                context_tokens += len(before) + len(after)
             for start, end, own_start, own_end in windows:
                 a, b = _piece_range(owners, start, end)
                 if b - a > budget:  # a single word longer than a window: keep its first pieces
                     b = a + budget
                     cut_words += 1
                 slots = [owners[j] if first[j] and own_start <= owners[j] < own_end else -1 for j in range(a, b)]
-                input_ids.append(np.array(prefix + pieces[a:b] + suffix, dtype=np.int32))
-                labels.append(np.array(no_label[0] + piece_labels[a:b] + no_label[1], dtype=np.int32))
-                word_index.append(np.array(no_slot[0] + slots + no_slot[1], dtype=np.int32))
+                around = ([self.ignore_index] * len(before), [self.ignore_index] * len(after))
+                no_word = ([-1] * len(before), [-1] * len(after))
+                input_ids.append(np.array(prefix + before + pieces[a:b] + after + suffix, dtype=np.int32))
+                labels.append(np.array(no_label[0] + around[0] + piece_labels[a:b] + around[1] + no_label[1], dtype=np.int32))
+                word_index.append(np.array(no_slot[0] + no_word[0] + slots + no_word[1] + no_slot[1], dtype=np.int32))
                 sentence_index.append(number)
         stats = {
             "sentences": len(word_lists),
@@ -128,6 +149,7 @@ class TokenClassificationPreprocessor:
             "tokens": sum(len(ids) for ids in input_ids),
             "words_without_subtokens": empty_words,
             "words_cut_to_window": cut_words,
+            "context_tokens": context_tokens,
         }
         if windowed:
             logger.info(
@@ -149,6 +171,33 @@ class TokenClassificationPreprocessor:
             ignore_index=self.ignore_index,
             stats=stats,
         )
+
+    def _context_pieces(self, sentences):
+        """Per sentence, None or the sub-tokens of each word of its context `(before, after)`."""
+        contexts = [getattr(s, "context", None) if self.context else None for s in sentences]
+        sides = [list(side) for context in contexts if context is not None for side in context if side]
+        if not sides:
+            return [None] * len(contexts)
+        encoding = self.tokenizer(
+            sides, is_split_into_words=True, add_special_tokens=False, return_attention_mask=False,
+            return_token_type_ids=False, verbose=False,
+        )
+        encoded = iter(range(len(sides)))
+        out = []
+        for context in contexts:
+            if context is None:
+                out.append(None)
+                continue
+            pair = []
+            for side in context:
+                words = [[] for _ in side]
+                if side:
+                    row = next(encoded)
+                    for piece, owner in zip(encoding["input_ids"][row], encoding.word_ids(row)):
+                        words[owner].append(piece)
+                pair.append([pieces for pieces in words if pieces])
+            out.append(pair)
+        return out
 
     def _piece_labels(self, tags, owners, number, sentences):
         if tags is None:
@@ -191,6 +240,18 @@ class TokenClassificationPreprocessor:
             own_end = num_words if k == len(spans) - 1 else (end + spans[k + 1][0] + 1) // 2
             windows.append((start, end, own_start, own_end))
         return windows
+
+
+def _take_words(words, budget, last=False):
+    """The sub-tokens of the whole words of `words` (each a list of sub-tokens) that fit
+    `budget`: the first words, or with `last` the last ones, in order."""
+    taken, size = [], 0
+    for pieces in reversed(words) if last else words:
+        if size + len(pieces) > budget:
+            break
+        taken.append(pieces)
+        size += len(pieces)
+    return [piece for pieces in (taken[::-1] if last else taken) for piece in pieces]
 
 
 def _word_offsets(owners, num_words):

@@ -39,6 +39,7 @@ class TrainingConfig:
     word_splitter: str = "treebank"  # how raw text becomes words at prediction: treebank, whitespace, pretokenizer
     dropout: float = 0.1  # before the head
     head: str = "softmax"  # "softmax" (each word on its own) or "crf" (a linear-chain CRF over the words)
+    context: int = 0  # sub-tokens of the neighbouring sentences of the document read on each side of a sentence
     # --- training ---------------------------------------------------------------------------
     epochs: int | None = None  # exactly this many; None plans the length (kerasner.plan_training)
     max_epochs: int | None = None  # the most epochs of a planned run; None: 20

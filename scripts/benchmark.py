@@ -124,7 +124,8 @@ def build_parser():
     quality.add_argument("--data-dir", default=os.environ.get("KERASNER_DATA_DIR"), help="Folder with gmb/ner_dataset.csv and wnut17/. Defaults to $KERASNER_DATA_DIR.")
     quality.add_argument("--model", default=os.environ.get("KERASNER_MODEL_DIR"), help="Pretrained encoder folder or hub name. Defaults to $KERASNER_MODEL_DIR.")
     quality.add_argument("--datasets", nargs="+", default=["gmb", "wnut17"], choices=["gmb", "wnut17"], help="Corpora. Defaults to gmb wnut17.")
-    quality.add_argument("--recipes", nargs="+", default=["kerasner", "hf"], choices=list(QUALITY_HEADS) + ["hf"], help="Recipes (kerasner-crf: the CRF head). Defaults to kerasner hf.")
+    quality.add_argument("--recipes", nargs="+", default=["kerasner", "hf"], choices=list(QUALITY_RECIPES) + ["hf"], help="Recipes (kerasner-crf: the CRF head; -context: --context). Defaults to kerasner hf.")
+    quality.add_argument("--context", type=int, default=64, help="Sub-tokens of document context a side of the -context recipes. Defaults to 64.")
     quality.add_argument("--epochs", type=int, default=1, help="Epochs on GMB. Defaults to 1.")
     quality.add_argument("--wnut-epochs", type=int, default=3, help="Epochs on WNUT-17. Defaults to 3.")
     quality.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
@@ -612,8 +613,11 @@ def scores_by_decode(gold_ids, word_logits, labels, transitions=None):
     }
 
 
-# The quality command's kerasner recipes: the head each trains.
-QUALITY_HEADS = {"kerasner": "softmax", "kerasner-crf": "crf"}
+# The quality command's kerasner recipes: the head each trains, and whether it reads document context.
+QUALITY_RECIPES = {
+    "kerasner": ("softmax", False), "kerasner-crf": ("crf", False),
+    "kerasner-context": ("softmax", True), "kerasner-crf-context": ("crf", True),
+}
 
 
 def quality_command(args):
@@ -630,13 +634,15 @@ def quality_command(args):
     data_dir = Path(args.data_dir)
     results = {}
     for dataset in args.datasets:
+        # Context is added before the split (the same split: it keeps the order and the count).
+        contextual = lambda sentences: kerasner.add_context(sentences, args.context)  # noqa: E731
         if dataset == "gmb":
-            sentences = kerasner.read_sentences(data_dir / "gmb" / "ner_dataset.csv")
+            sentences = contextual(kerasner.read_sentences(data_dir / "gmb" / "ner_dataset.csv"))
             train, validation = kerasner.train_validation_split(sentences, 0.2, seed=42)
             epochs = args.epochs
         else:
-            train = list(kerasner.read_sentences(data_dir / "wnut17" / "wnut17train.conll"))
-            validation = list(kerasner.read_sentences(data_dir / "wnut17" / "emerging.dev.conll"))
+            train = list(contextual(kerasner.read_sentences(data_dir / "wnut17" / "wnut17train.conll")))
+            validation = list(contextual(kerasner.read_sentences(data_dir / "wnut17" / "emerging.dev.conll")))
             epochs = args.wnut_epochs
         if args.limit:
             train = train[: args.limit]
@@ -648,13 +654,17 @@ def quality_command(args):
             keras.backend.clear_session()
             keras.utils.set_random_seed(args.seed)  # the new head's weights too
             start = time.perf_counter()
-            if recipe in QUALITY_HEADS:
+            if recipe in QUALITY_RECIPES:
+                head, reads_context = QUALITY_RECIPES[recipe]
                 kerasner.set_mixed_precision(args.mixed_precision or "off")
-                model = kerasner.BertTokenClassifier.from_pretrained(args.model, labels=labels, head=QUALITY_HEADS[recipe])
-                preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, labels, max_length=model.max_input_length())
+                model = kerasner.BertTokenClassifier.from_pretrained(args.model, labels=labels, head=head)
+                model.context = args.context if reads_context else 0
+                preprocessor = kerasner.TokenClassificationPreprocessor(
+                    model.tokenizer, labels, max_length=model.max_input_length(), context=model.context
+                )
                 train_features, validation_features = preprocessor(train), preprocessor(validation)
                 pack, pools = kerasner.resolve_batching(model, args.pack, args.pool_batches)
-                batching = {"pack": pack, "pool_batches": pools}
+                batching = {"pack": pack, "pool_batches": pools, "head": head, "context": model.context}
                 history = kerasner.train_token_classifier(
                     model, train_features, validation_features, Path(args.work_dir) / f"{dataset}-{recipe}",
                     epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, verbose=0,

@@ -54,6 +54,20 @@ def test_train_writes_model_metrics_and_report(tmp_path, capsys):
     assert "validation entity F1" in capsys.readouterr().out
 
 
+def test_train_and_evaluate_with_document_context(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--output", str(run), "--epochs", "1", "--verbose", "0", "--context", "8"]) == 0
+    assert "8 sub-tokens of context a side" in capsys.readouterr().out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["config"]["context"] == 8 and kerasner.BertTokenClassifier.from_pretrained(run / "best").context == 8
+    assert all(len(record["context"]) == 2 for record in map(json.loads, (run / "validation.jsonl").read_text().splitlines()))
+    argv = ["--model", str(run / "best"), "--data", str(run / "validation.jsonl"), "--raw-text", "--output", str(tmp_path / "eval")]
+    assert evaluate.main(argv) == 0
+    scores = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert scores["entity"]["f1"] == pytest.approx(metrics["entity"]["f1"])  # the validation sentences read with their context
+    assert scores["raw_text"]["entity"]["f1"] == pytest.approx(metrics["raw_text"]["entity"]["f1"])
+
+
 def test_train_plans_its_length_and_says_why(tmp_path, capsys):
     assert train.main(["--output", str(tmp_path / "run"), "--max-epochs", "3", "--verbose", "0"]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -50,7 +50,11 @@ def run(args):
     unknown = sorted({tag for s in sentences for tag in s.tags} - set(model.labels))
     if unknown:
         raise ValueError(f"{args.data}: tags {unknown} are not labels of the model ({model.labels})")
-    preprocessor = kerasner.TokenClassificationPreprocessor(model.tokenizer, model.labels, max_length=model.max_input_length(args.max_length))
+    if model.context and not any(s.context for s in sentences):  # a file in document order
+        sentences = kerasner.add_context(sentences, model.context)
+    preprocessor = kerasner.TokenClassificationPreprocessor(
+        model.tokenizer, model.labels, max_length=model.max_input_length(args.max_length), context=model.context
+    )
     features = preprocessor(sentences)
     result = evaluate_features(model, features, args.batch_size, decode=args.decode)
     output = Path(args.output)

@@ -14,6 +14,10 @@ into words the way the model was trained (its saved word splitter). Input is rea
 a batch of lines at a time; a text longer than a block of words is read a block at a time, so
 memory grows with the longest line (about three times its size), not with the input.
 
+With --document, the lines are a document's consecutive sentences (or paragraphs), and an
+empty line ends a document: a model trained with --context reads each line between the text of
+its neighbours.
+
 With --input-format conll (one word a line, blank lines between sentences) or jsonl (objects
 with "tokens" or "words"), the words are taken as given and each gets one tag: CoNLL word<TAB>tag
 lines, or the JSON object with "tags" added.
@@ -36,6 +40,7 @@ def build_parser():
     source.add_argument("--text", action="append", help="A text to label; repeat for several. Without --text or --input, lines are read from standard input.")
     source.add_argument("--input", help="A UTF-8 file with one text per line (or words, with --input-format).")
     parser.add_argument("--input-format", default="text", choices=["text", "conll", "jsonl"], help="text: one raw text a line; conll: one word a line, sentences separated by blank lines; jsonl: objects with the words under 'tokens' or 'words'. Defaults to text.")
+    parser.add_argument("--document", action="store_true", help="The text lines are a document's consecutive sentences, an empty line ending a document: a model trained with --context reads each with its neighbours.")
     parser.add_argument("--batch-size", type=int, default=32, help="Windows per prediction batch. Defaults to 32.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer texts are split into overlapping windows. Defaults to the model's maximum.")
     add_decode_argument(parser)
@@ -60,6 +65,21 @@ def batches(items, size):
         yield batch
 
 
+def documents(texts):
+    """Runs of consecutive non-empty texts, each empty text a run of its own."""
+    document = []
+    for text in texts:
+        if text:
+            document.append(text)
+            continue
+        if document:
+            yield document
+            document = []
+        yield [text]
+    if document:
+        yield document
+
+
 def run(args):
     import kerasner
     from kerasner.commands.prediction_files import read_lines, read_word_sentences, write_entities, write_tags
@@ -77,6 +97,12 @@ def run(args):
                 tags = predictor.predict_words([words for _, words in batch])
                 for (record, words), sentence_tags in zip(batch, tags):
                     write_tags(out, args.input_format, record, words, sentence_tags)
+                out.flush()
+            return 0
+        if args.document:
+            for document in documents(text for _, text in lines):
+                for text, entities in zip(document, predictor.predict_document(document) if document[0] else [[]]):
+                    write_entities(out, text, entities)
                 out.flush()
             return 0
         for batch in batches((text for _, text in lines), LINES_PER_BATCH):

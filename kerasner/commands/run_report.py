@@ -50,7 +50,8 @@ def evaluate_raw_text(predictor, sentences):
     """Entity scores on ordinary text, as a user of `predictor` receives them.
 
     Each labelled sentence is joined into text (`detokenize`), its entities become character
-    spans, `predictor` finds entities in the text, and exact `(start, end, type)` spans are scored.
+    spans, `predictor` finds entities in the text (with the text of its context, for a model
+    that reads context), and exact `(start, end, type)` spans are scored.
 
     Args:
         predictor: an `EntityPredictor`.
@@ -61,15 +62,16 @@ def evaluate_raw_text(predictor, sentences):
         sentences whose text the predictor's word splitter splits into the labelled words) and
         `word_splitter` (its kind).
     """
-    texts, true_spans, split_as_labelled = [], [], 0
+    texts, true_spans, split_as_labelled, contexts = [], [], 0, []
     for sentence in sentences:
+        contexts.append(tuple(detokenize(side)[0] for side in sentence.context or ((), ())))
         text, offsets = detokenize(sentence.words)
         words = [(word, start, end) for word, (start, end) in zip(sentence.words, offsets)]
         entities = decode_entities(text, words, sentence.tags, [1.0] * len(words))
         texts.append(text)
         true_spans.append([(e["start"], e["end"], e["label"]) for e in entities])
         split_as_labelled += [(start, end) for _, start, end in predictor.split_words(text)] == offsets
-    predicted = predictor.predict(texts)
+    predicted = predictor.predict(texts, context=contexts)  # read with its document's text around it, if the model does
     return {
         "entity": span_scores(true_spans, [[(e["start"], e["end"], e["label"]) for e in found] for found in predicted]),
         "sentences": len(texts),

@@ -8,7 +8,7 @@ from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.errors import cut
 from kerasner.formats import read_sentences
 from kerasner.saving import MODEL_FILE
-from kerasner.sentences import sample_data_path
+from kerasner.sentences import add_context, sample_data_path
 from kerasner.sentences import train_validation_split
 from kerasner.tags import labels_from_tags
 from kerasner.tiny_bert import build_tiny_model
@@ -18,13 +18,14 @@ logger = logging.getLogger(__name__)
 
 def load_splits(
     data=None, train=None, validation=None, format=None, scheme="auto", validation_size=0.2, seed=42, encoding=None,
-    allow_new_labels=False, **options,
+    allow_new_labels=False, context=0, **options,
 ):
     """Reads training and validation sentences and the label list.
 
     Either `data` (split by sentence with `validation_size` and `seed`), or `train` and
     `validation` files. With none of them, the embedded sample corpus is split. `encoding` and
-    `options` go to `read_sentences`.
+    `options` go to `read_sentences`. With `context`, each sentence gets up to that many words of
+    its document on each side (`add_context`), before the split.
 
     Tags found only in the `validation` file cannot be learnt, and often mean the files come
     from different corpora: they raise `ValueError` listing them, unless `allow_new_labels`
@@ -41,11 +42,11 @@ def load_splits(
         raise ValueError("Pass either `data` or `train` and `validation`, not both")
     read = dict(format=format, scheme=scheme, encoding=encoding, **options)
     if train is not None:
-        train_sentences = read_sentences(train, **read)
-        validation_sentences = read_sentences(validation, **read)
+        train_sentences = add_context(read_sentences(train, **read), context)
+        validation_sentences = add_context(read_sentences(validation, **read), context)
         sources = {"train": train_sentences.stats, "validation": validation_sentences.stats}
     else:
-        sentences = read_sentences(data or sample_data_path(), **read)
+        sentences = add_context(read_sentences(data or sample_data_path(), **read), context)
         train_sentences, validation_sentences = train_validation_split(sentences, validation_size, seed)
         sources = {"data": sentences.stats}
     train_labels = set(labels_from_tags(s.tags for s in train_sentences))

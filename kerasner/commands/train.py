@@ -52,6 +52,7 @@ def build_parser():
     model.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer sentences are split into overlapping windows. Defaults to the model's maximum (at most 512).")
     model.add_argument("--stride", type=int, help="Sub-tokens shared by consecutive windows of a long sentence. Defaults to 32.")
     model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word (the softmax head only).")
+    model.add_argument("--context", type=int, metavar="N", help="Read each sentence between up to N sub-tokens of the sentences before and after it in its document (-DOCSTART- in CoNLL, doc_id in JSON lines; a file without them is one document); labels and loss stay on the sentence. The model keeps N: evaluation and prediction read documents the same way. Defaults to 0.")
     model.add_argument("--head", choices=["softmax", "crf"], help="softmax: each word's label on its own; crf: a linear-chain CRF over each sentence's words, with learned transitions between labels. Defaults to softmax.")
     add_word_splitter_argument(model, default="treebank")
     training = parser.add_argument_group("training (defaults: pretrained / tiny)")
@@ -199,7 +200,8 @@ def train_and_report(config, output, strategy, verbose, command=None):
         print(f"mixed precision: {kerasner.set_mixed_precision(config.mixed_precision)}")
     train, validation, labels, data_stats = load_splits(
         config.data, config.train, config.validation, config.format, config.scheme, config.validation_size,
-        config.seed, encoding=config.encoding, allow_new_labels=config.allow_new_labels, **config.reader_options(),
+        config.seed, encoding=config.encoding, allow_new_labels=config.allow_new_labels, context=config.context,
+        **config.reader_options(),
     )
     if chief:
         kerasner.write_sentences(validation, output / "validation.jsonl")
@@ -210,6 +212,7 @@ def train_and_report(config, output, strategy, verbose, command=None):
     with strategy.scope():
         model = load_model(config.model, train, labels, dropout=config.dropout, seed=config.seed, head=config.head)
     model.word_splitter = config.word_splitter
+    model.context = config.context
     learning_rate = config.learning_rate or kerasner.default_learning_rate(model.encoder.config.hidden_size)
     preprocessor = kerasner.TokenClassificationPreprocessor(
         model.tokenizer,
@@ -217,6 +220,7 @@ def train_and_report(config, output, strategy, verbose, command=None):
         max_length=model.max_input_length(config.max_length),
         stride=config.stride,
         label_all_subtokens=config.label_all_subtokens,
+        context=config.context,
     )
     pack, pool_batches = kerasner.resolve_batching(model, config.pack, config.pool_batches)
     tokenize_start = time.perf_counter()
@@ -229,7 +233,8 @@ def train_and_report(config, output, strategy, verbose, command=None):
         f"padding overhead {train_features.padding_overhead(config.batch_size, pool_batches=pool_batches, max_tokens=config.max_tokens, pack=pack):.2f}x"
         f" ({'random batches' if pool_batches == 1 else f'pools of {pool_batches} batches'}{', packed' if pack else ''})"
     )
-    print(f"model: {config.model} ({model.encoder.count_params():,} encoder parameters)")
+    context = f", {config.context} sub-tokens of context a side" if config.context else ""
+    print(f"model: {config.model} ({model.encoder.count_params():,} encoder parameters), {model.head} head{context}")
     history = kerasner.train_token_classifier(
         model,
         train_features,
