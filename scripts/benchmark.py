@@ -44,6 +44,7 @@ class Recipe:
     activation: str | None = None  # instead of the encoder's GELU
     dropout: bool = True  # False: no dropout in the encoder or the head
     tensorflow_malloc: bool = False  # under the 128 KiB malloc thresholds TensorFlow's from_generator sets
+    head: str = "softmax"  # or "crf"
 
 
 SPEED_RECIPES = {
@@ -51,6 +52,7 @@ SPEED_RECIPES = {
     "hf": Recipe("transformers' example: shuffled batches padded to their longest, the -100 loss", family="hf"),
     "kerasner": Recipe("kerasner's defaults: packed random batches, FusedAdamW"),
     "kerasner-jit": Recipe("the step compiled with XLA", jit=True),
+    "kerasner-crf": Recipe("the CRF head: a linear-chain CRF over each sentence's words", head="crf"),
     "kerasner-budget": Recipe("length-grouped batches cut by --max-tokens, a sentence a row", pack=False, token_budget=True),
     "kerasner-lazy": Recipe("LazyAdamW: only the embedding rows a batch uses are updated", optimizer="lazy"),
     "kerasner-lazy-budget": Recipe("LazyAdamW and --max-tokens batches", pack=False, token_budget=True, optimizer="lazy"),
@@ -406,7 +408,7 @@ def speed_command(args):
             changes = {} if recipe.activation is None else {"hidden_act": recipe.activation}
             if not recipe.dropout:  # the head's and the encoder's
                 changes.update(dropout=0.0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-            model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels, **changes)
+            model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels, head=recipe.head, **changes)
             if features is None:  # the same windows for every kerasner recipe
                 features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.token_budget else None

@@ -133,14 +133,14 @@ def test_benchmark_speed_runs_its_recipes_on_a_tiny_encoder(tmp_path, capsys):
         ["speed", "--data", str(kerasner.sample_data_path()), "--sentences", "64", "--batch-size", "8",
          "--warmup-batches", "2", "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64",
          "--recipes", "hf", "kerasner-pools-1", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc",
-         "kerasner-pools-16", "kerasner-autotune", "kerasner-relu", "kerasner-bound", "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
+         "kerasner-pools-16", "kerasner-autotune", "kerasner-relu", "kerasner-bound", "kerasner-crf", "--inference-sentences", "0", "--rounds", "3", "--output", str(output)]
     )
     assert status == 0
     assert "(best of 3 rounds)" in capsys.readouterr().out
     results = json.loads(output.read_text())
     assert set(results["recipes"]) == {
         "hf", "kerasner", "kerasner-keras-adamw", "kerasner-keras-decay", "kerasner-tf-malloc", "kerasner-pools-1", "kerasner-pools-16",
-        "kerasner-autotune", "kerasner-relu", "kerasner-bound",
+        "kerasner-autotune", "kerasner-relu", "kerasner-bound", "kerasner-crf",
     }
     assert all(r["real_tokens_per_second"] > 0 for r in results["recipes"].values())
     where = results["provenance"]  # every result file says where it comes from
