@@ -84,6 +84,7 @@ def assert_same_loss_and_gradients(model, first, second, atol=1e-5):
     packed several sentences a row against the same sentences padded a row each."""
 
     def loss_and_gradients(x, y):
+        x, y = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
         with tf.GradientTape() as tape:
             value = model.compute_loss(x, y, model(x, training=True))
         return value.numpy(), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(value, model.trainable_weights)]

@@ -218,7 +218,7 @@ def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tm
     assert (runs[0]["gmb/kerasner"]["decode"], runs[0]["gmb/hf"]["decode"]) == ("viterbi", "argmax")
     # --seed fixes the new head's weights, dropout and the batch order: the same scores again.
     assert runs[1]["gmb/kerasner"]["entity"] == runs[0]["gmb/kerasner"]["entity"]
-    assert runs[0]["gmb/kerasner"]["batching"] == {"pack": True, "pool_batches": 1}  # kerasner's defaults
+    assert runs[0]["gmb/kerasner"]["batching"] == {"pack": True, "pool_batches": 1, "head": "softmax", "context": 0}  # kerasner's defaults
     # What a user receives is scored too: the validation sentences as text, through the predictor.
     raw = runs[0]["gmb/kerasner"]["raw_text"]
     assert raw["sentences"] == 80 and 0.0 <= raw["entity"]["f1"] <= 1.0 and runs[0]["gmb/hf"]["raw_text"] is None
