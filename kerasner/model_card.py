@@ -55,6 +55,16 @@ def model_card(model, metrics=None, command=None):
         f"kerasner splits text into words with the `{model.word_splitter}` splitter, as in training; "
         "the transformers pipeline splits at every punctuation mark instead, and so finds somewhat different entities.",
     ]
+    if getattr(model, "head", "softmax") == "crf":
+        lines.append(
+            "Its head is a linear-chain CRF: kerasner decodes with its learned label transitions; transformers "
+            "reads the emission scores alone."
+        )
+    if getattr(model, "context", 0):
+        lines.append(
+            f"It was trained to read each sentence between {model.context} sub-tokens of its neighbours in the "
+            "document: give `EntityPredictor.predict_document` a document's sentences in order."
+        )
     if metrics:
         lines += _training(metrics, command)
     lines += [

@@ -95,6 +95,7 @@ def test_the_predictor_reads_a_document_s_sentences_with_their_neighbours(contex
     # A saved model keeps its context; a model without context ignores the neighbours.
     context_model.save_pretrained(tmp_path / "saved")
     assert kerasner.BertTokenClassifier.from_pretrained(tmp_path / "saved").context == 6
+    assert "predict_document" in (tmp_path / "saved" / "README.md").read_text()
     context_model.context = 0
     plain = kerasner.EntityPredictor(context_model, batch_size=2)
     assert plain.predict_document(texts) == plain.predict(texts)

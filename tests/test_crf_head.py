@@ -156,6 +156,7 @@ def test_folder_round_trip_keeps_the_transitions_and_stays_a_transformers_model(
     x = fitted_input(model)
     model.save_pretrained(tmp_path / "saved")
     assert_same_crf_model(BertTokenClassifier.from_pretrained(tmp_path / "saved"), model, x)
+    assert "Its head is a linear-chain CRF" in (tmp_path / "saved" / "README.md").read_text()  # the model card says so
     # transformers reads the emission scores (without the transitions).
     hub = transformers.TFAutoModelForTokenClassification.from_pretrained(tmp_path / "saved")
     np.testing.assert_allclose(hub(x).logits.numpy(), model.predict(x, verbose=0), atol=1e-4)
