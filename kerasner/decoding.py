@@ -184,7 +184,7 @@ def decode_words(word_logits, labels, decode="viterbi", return_scores=False, pre
     """
     check_decode(decode)
     probabilities = None
-    if transitions is not None:
+    if transitions is not None and (return_scores or decode == "argmax"):
         probabilities = chain_marginals(word_logits, labels, transitions, previous)
     elif return_scores:
         probabilities = [softmax(logits) for logits in word_logits]
