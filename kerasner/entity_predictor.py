@@ -122,15 +122,22 @@ class EntityPredictor:
     def predict_document(self, texts):
         """Entities of each of a document's consecutive sentences (or paragraphs), each read with
         its neighbours as context (see `predict`); a list of entity lists, one per text."""
-        sentences = [Sentence(tuple(w for w, _, _ in self.word_splitter(text))) for text in texts]
-        contexts = [s.context for s in add_context(sentences, self.preprocessor.context)]
-        return self._predict(list(texts), contexts if self.preprocessor.context else None)
+        split = [self.word_splitter(text) for text in texts]
+        if not self.preprocessor.context:
+            return self._predict(list(texts), None, split)
+        sentences = [Sentence(tuple(w for w, _, _ in words)) for words in split]
+        return self._predict(list(texts), [s.context for s in add_context(sentences, self.preprocessor.context)], split)
 
-    def _predict(self, texts, contexts):
+    def _predict(self, texts, contexts, split=None):
+        """Entities of `texts`, each read between its `contexts` words if given; `split` holds
+        the texts' words when they are already split."""
         results = [None] * len(texts)
         words = {}
         for index, text in enumerate(texts):
-            first = list(itertools.islice(self.word_splitter.iter_words(text), self.block_words + 1))
+            if split is None:
+                first = list(itertools.islice(self.word_splitter.iter_words(text), self.block_words + 1))
+            else:
+                first = split[index]
             if len(first) > self.block_words:
                 results[index] = list(self.iter_entities(text))
             elif first:
