@@ -29,6 +29,7 @@ _EXPORTS = {
     "WarmupLinearDecay": "optimizers",
     "WordSplitter": "word_splitter",
     "add_context": "sentences",
+    "oversample": "sentences",
     "allowed_transitions": "decoding",
     "build_tiny_model": "tiny_bert",
     "chain_marginals": "decoding",

@@ -2,6 +2,8 @@
 split, the sample corpus."""
 
 import dataclasses
+import math
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -111,6 +113,53 @@ def _neighbours(sentences, index, step, words):
         found = list(neighbour) + found if step < 0 else found + list(neighbour)
         position += step
     return tuple(found[-words:] if step < 0 else found[:words])
+
+
+def oversample(sentences, min_entities):
+    """The sentences, with those that hold an entity of a rare type repeated.
+
+    A type with fewer than `min_entities` entities in `sentences` is rare. Each sentence holding
+    a rare type is taken `ceil(min_entities / count)` times, for the rarest type it holds, so
+    that every type is seen about `min_entities` times an epoch, in whole sentences. Give it the
+    training sentences only: validation scores the corpus as it is.
+
+    Args:
+        sentences: a list of labelled `Sentence`, in IOB2 (as `read_sentences` gives them).
+        min_entities: int. The entity count below which a type is repeated; 0 repeats nothing.
+
+    Returns:
+        A `SentenceList` with the repeats after each original sentence, and the input's `stats`
+        plus `stats["oversampled"]`: for each repeated type its entities before and after and its
+        repeats, and the added sentences.
+
+    Example:
+    ```python
+    train = kerasner.oversample(train, min_entities=1000)
+    train.stats["oversampled"]  # {"types": {"nat": {"entities": 151, "repeats": 7, ...}}, "added_sentences": ...}
+    ```
+    """
+    min_entities = int(min_entities)
+    if min_entities < 0:
+        raise ValueError(f"`min_entities` must be at least 0. Received: min_entities={min_entities!r}")
+    stats = dict(getattr(sentences, "stats", None) or {})
+    sentences = list(sentences)
+    types = [Counter(tag[2:] for tag in sentence.tags or () if tag.startswith("B-")) for sentence in sentences]
+    counts = sum(types, Counter())
+    repeats = {name: math.ceil(min_entities / count) for name, count in counts.items() if count < min_entities}
+    out, after = [], Counter()
+    for sentence, held in zip(sentences, types):
+        times = max((repeats.get(name, 1) for name in held), default=1)
+        out.extend([sentence] * times)
+        after.update({name: count * times for name, count in held.items()})
+    stats["oversampled"] = {
+        "min_entities": min_entities,
+        "types": {
+            name: {"entities": counts[name], "repeats": repeats[name], "entities_after": after[name]}
+            for name in sorted(repeats)
+        },
+        "added_sentences": len(out) - len(sentences),
+    }
+    return SentenceList(out, stats)
 
 
 def train_validation_split(sentences, validation_size=0.2, seed=42):

@@ -31,6 +31,7 @@ class TrainingConfig:
     tokens_key: str | None = None  # JSON lines: "tokens"
     tags_key: str | None = None  # JSON lines: "tags"
     allow_new_labels: bool = False  # accept tags found only in the validation data (they cannot be learnt)
+    oversample: int = 0  # repeat the training sentences of entity types with fewer entities than this (kerasner.oversample)
     # --- model ------------------------------------------------------------------------------
     model: str = "tiny"  # "tiny" (built from scratch, offline), a hub name, an encoder folder or a saved kerasner model
     max_length: int | None = None  # longest window in sub-tokens; None: the model's maximum (at most 512)

@@ -129,6 +129,7 @@ def build_parser():
     quality.add_argument("--recipes", nargs="+", default=["kerasner", "hf"], choices=list(QUALITY_RECIPES) + ["hf"], help="Recipes (kerasner-crf: the CRF head; -context: --context). Defaults to kerasner hf.")
     quality.add_argument("--context", type=int, default=64, help="Sub-tokens of document context a side of the -context recipes. Defaults to 64.")
     quality.add_argument("--epochs", type=int, default=1, help="Epochs on GMB. Defaults to 1.")
+    quality.add_argument("--oversample", type=int, default=0, metavar="N", help="Repeat the training sentences of entity types with fewer than N entities (kerasner.oversample). Defaults to 0 (off).")
     quality.add_argument("--wnut-epochs", type=int, default=3, help="Epochs on WNUT-17. Defaults to 3.")
     quality.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
     quality.add_argument("--learning-rate", type=float, default=5e-5, help="Peak learning rate of both recipes. Defaults to 5e-5.")
@@ -648,6 +649,11 @@ def quality_command(args):
             epochs = args.wnut_epochs
         if args.limit:
             train = train[: args.limit]
+        oversampled = kerasner.oversample(train, args.oversample)
+        train = list(oversampled)
+        oversampled = oversampled.stats["oversampled"]
+        if oversampled["types"]:
+            print(f"{dataset}: oversampled {oversampled['types']}, {oversampled['added_sentences']:,} sentences added", flush=True)
         labels = kerasner.labels_from_tags(s.tags for s in train + validation)
         # The scored sentences, so that a model of the run can be read again with scripts/evaluate.py.
         Path(args.work_dir).mkdir(parents=True, exist_ok=True)
@@ -699,6 +705,7 @@ def quality_command(args):
                 "seconds": round(seconds, 1),
                 "peak_memory_gb_so_far": round(peak_memory_gb(), 2),
                 "batching": batching,
+                "oversampled": oversampled,
                 "decode": own,
                 "entity": scores,
                 "entity_by_decode": by_decode,

@@ -68,6 +68,17 @@ def test_train_and_evaluate_with_document_context(tmp_path, capsys):
     assert scores["raw_text"]["entity"]["f1"] == pytest.approx(metrics["raw_text"]["entity"]["f1"])
 
 
+def test_train_oversamples_rare_types_and_says_so(tmp_path, capsys):
+    assert train.main(["--output", str(tmp_path / "run"), "--epochs", "1", "--verbose", "0", "--oversample", "200"]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    oversampled = metrics["data"]["oversampled"]
+    assert set(oversampled["types"]) == {"org", "per", "tim"}  # geo has 200 or more entities in the training split
+    assert all(value["entities_after"] >= 200 > value["entities"] for value in oversampled["types"].values())
+    assert f"{oversampled['added_sentences']:,} training sentences added" in out and oversampled["added_sentences"] > 0
+    assert metrics["train_sentences"] == 320 and metrics["validation_sentences"] == 80  # validation as it is
+
+
 def test_train_plans_its_length_and_says_why(tmp_path, capsys):
     assert train.main(["--output", str(tmp_path / "run"), "--max-epochs", "3", "--verbose", "0"]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -104,6 +115,7 @@ def test_train_with_accumulation_mixed_precision_and_a_strategy(head, tmp_path, 
         (["--max-epochs", "0"], "Received: max_epochs=0"),
         (["--epochs", "2", "--max-epochs", "5"], "Pass `epochs` or `max_epochs`, not both"),
         (["--head", "crf", "--label-all-subtokens"], "--head crf chains a sentence's words"),
+        (["--oversample", "-1"], "--oversample must be a count of entities, 0 or more. Received: -1"),
     ],
 )
 def test_train_bad_input_is_one_line(argv, message, tmp_path, capsys):

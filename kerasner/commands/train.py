@@ -46,6 +46,7 @@ def build_parser():
     data.add_argument("--delimiter", help="CSV: the cell delimiter. Defaults to ','.")
     data.add_argument("--tokens-key", help="JSON lines: the key of the words. Defaults to tokens.")
     data.add_argument("--tags-key", help="JSON lines: the key of the tags. Defaults to tags.")
+    data.add_argument("--oversample", type=int, metavar="N", help="Repeat each training sentence that holds an entity of a type with fewer than N entities, so that the type is seen about N times an epoch (validation is left as it is). Defaults to 0 (off).")
     data.add_argument("--allow-new-labels", action="store_true", help="Accept tags that occur only in --validation (refused by default: they cannot be learnt).")
     model = parser.add_argument_group("model")
     model.add_argument("--model", help="'tiny' (small BERT built from scratch, offline), a hub name such as bert-base-cased, a local encoder directory, or a saved kerasner model. Defaults to tiny.")
@@ -101,6 +102,8 @@ def resolve_config(args):
     config = kerasner.TrainingConfig.from_sources(recorded, given)
     # Refuse a bad training length or head before the data is read and tokenized.
     kerasner.plan_training(1, epochs=config.epochs, max_epochs=config.max_epochs, patience=config.patience)
+    if isinstance(config.oversample, bool) or not isinstance(config.oversample, int) or config.oversample < 0:
+        raise ValueError(f"--oversample must be a count of entities, 0 or more. Received: {config.oversample!r}")
     if config.head == "crf" and config.label_all_subtokens:
         raise ValueError("--head crf chains a sentence's words, and takes no --label-all-subtokens")
     return config
@@ -178,6 +181,17 @@ def start_run(output, config, overwrite=False):
     write_atomically(recorded_file, json.dumps(config.to_dict(), indent=2) + "\n")
 
 
+def oversampled_line(oversampled):
+    """What `kerasner.oversample` did, in one line."""
+    types = oversampled["types"]
+    if not types:
+        return f"oversampling: no entity type has fewer than {oversampled['min_entities']:,} entities"
+    repeated = ", ".join(
+        f"{name} {value['entities']:,} -> {value['entities_after']:,} entities (x{value['repeats']})" for name, value in types.items()
+    )
+    return f"oversampled {repeated}: {oversampled['added_sentences']:,} training sentences added"
+
+
 def tensorboard_callback(log_dir):
     """Keras' TensorBoard callback: loss, entity F1 and the learning rate per epoch in `log_dir`."""
     import tf_keras as keras
@@ -213,6 +227,10 @@ def train_and_report(config, output, strategy, verbose, command=None):
         model = load_model(config.model, train, labels, dropout=config.dropout, seed=config.seed, head=config.head)
     model.word_splitter = config.word_splitter
     model.context = config.context
+    if config.oversample:
+        train = kerasner.oversample(train, config.oversample)
+        data_stats["oversampled"] = train.stats["oversampled"]
+        print(oversampled_line(data_stats["oversampled"]))
     learning_rate = config.learning_rate or kerasner.default_learning_rate(model.encoder.config.hidden_size)
     preprocessor = kerasner.TokenClassificationPreprocessor(
         model.tokenizer,
@@ -290,7 +308,7 @@ def train_and_report(config, output, strategy, verbose, command=None):
         "best_epoch": best_epoch,
         "epochs": epochs_done,
         "training_plan": {**plan.to_dict(), "stopped_epoch": history.stopped_epoch, "stop": stop},
-        "train_sentences": len(train),
+        "train_sentences": data_stats["train_sentences"],  # without the repeats of --oversample
         "validation_sentences": len(validation),
         "validation_words": result["words"],
         "windowed_sentences": {
