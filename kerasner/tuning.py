@@ -10,7 +10,7 @@ import keras_tuner
 import tensorflow as tf
 import tf_keras as keras
 
-from kerasner.bert_token_classifier import BertTokenClassifier
+from kerasner.bert_token_classifier import HEADS, BertTokenClassifier
 from kerasner.training import train_token_classifier
 from kerasner.training_config import DEFAULTS
 from kerasner.training_plan import default_learning_rate
@@ -57,6 +57,8 @@ class NerHyperModel(keras_tuner.HyperModel):
         batch_size: Defaults to `(16, 32, 64)`, default 32.
         epochs: Defaults to None: not searched, each trial plans its length. Hyperband sets
             epochs itself.
+        head: `"softmax"` or `"crf"`, the head of every trial (`BertTokenClassifier`). Defaults
+            to `"softmax"`.
 
     Example:
     ```python
@@ -64,8 +66,11 @@ class NerHyperModel(keras_tuner.HyperModel):
     ```
     """
 
-    def __init__(self, model, labels, name=None, tunable=True, **ranges):
+    def __init__(self, model, labels, name=None, tunable=True, head="softmax", **ranges):
         super().__init__(name=name, tunable=tunable)
+        if head not in HEADS:
+            raise ValueError(f"`head` must be one of {list(HEADS)}. Received: head={head!r}")
+        self.head = head
         unknown = sorted(set(ranges) - set(SEARCH_SPACE))
         if unknown:
             raise ValueError(f"Unknown hyperparameter. Expected some of {list(SEARCH_SPACE)}. Received: {unknown}")
@@ -102,7 +107,7 @@ class NerHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         self.declare_hyperparameters(hp)
-        return BertTokenClassifier.from_pretrained(self.model, labels=self.labels, dropout=hp.get("dropout"))
+        return BertTokenClassifier.from_pretrained(self.model, labels=self.labels, dropout=hp.get("dropout"), head=self.head)
 
     def fit(self, hp, model, train_features, validation_features, output_dir, callbacks=(), verbose=0, **kwargs):
         """Trains one trial; returns `{"val_entity_f1": best over epochs}`."""
@@ -259,6 +264,8 @@ class NerTuner(keras_tuner.Tuner):
         values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
         if "tuner/epochs" in trial.hyperparameters.values:
             values["epochs"] = trial.hyperparameters.values["tuner/epochs"]
+        if hasattr(self.hypermodel, "head"):  # so that `kerasner train --config` trains the searched head
+            values["head"] = self.hypermodel.head
         values["_search"] = {
             "trial_id": trial.trial_id,
             "val_entity_f1": trial.score,

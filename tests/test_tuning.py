@@ -36,15 +36,17 @@ def test_ranges_and_fixed_values_override():
     assert hp.values["learning_rate"] == 3e-5 and hp.values["batch_size"] == 8 and hp.values["dropout"] == 0.2
     with pytest.raises(ValueError, match=r"Received: \['lr'\]"):
         kerasner.NerHyperModel("unused", ["O"], lr=(1e-5, 1e-4))
+    with pytest.raises(ValueError, match="Received: head='mlp'"):
+        kerasner.NerHyperModel("unused", ["O"], head="mlp")
 
 
-def test_hp_fixed_in_the_tuner_wins(setup, tmp_path):
+def test_hp_fixed_in_the_tuner_wins_and_the_head_is_kept(setup, tmp_path):
     encoder_dir, labels, train, validation = setup
     fixed = keras_tuner.HyperParameters()
     fixed.Fixed("learning_rate", 2e-4)
     fixed.Fixed("epochs", 1)
     tuner = kerasner.NerTuner(
-        kerasner.NerHyperModel(encoder_dir, labels, batch_size=[16]), "random", max_trials=1, seed=0,
+        kerasner.NerHyperModel(encoder_dir, labels, batch_size=[16], head="crf"), "random", max_trials=1, seed=0,
         hyperparameters=fixed, directory=tmp_path,
         distribution_strategy=tf.distribute.MirroredStrategy(["/cpu:0"]),  # trials built under its scope
     )
@@ -52,6 +54,9 @@ def test_hp_fixed_in_the_tuner_wins(setup, tmp_path):
     best = tuner.best_hyperparameters()
     assert best["learning_rate"] == 2e-4 and best["epochs"] == 1
     assert 0.0 <= best["_search"]["val_entity_f1"] <= 1.0
+    # Every trial has the head, and `kerasner train --config` reads it from the best values.
+    assert tuner.get_best_models(1)[0].head == "crf" and best["head"] == "crf"
+    assert kerasner.TrainingConfig.from_sources({k: v for k, v in best.items() if k != "_search"}).head == "crf"
 
 
 @pytest.mark.parametrize("kind", ["random", "bayesian", "hyperband"])

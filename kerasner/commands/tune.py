@@ -25,6 +25,7 @@ def build_parser():
     parser.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
     parser.add_argument("--validation-size", type=float, default=DEFAULTS.validation_size, help=f"Share of --data held out for validation. Defaults to {DEFAULTS.validation_size}.")
     parser.add_argument("--model", default=DEFAULTS.model, help=f"'tiny', a hub name such as bert-base-cased, or an encoder directory. Defaults to {DEFAULTS.model}.")
+    parser.add_argument("--head", default=DEFAULTS.head, choices=["softmax", "crf"], help=f"The head of every trial (as kerasner train --head); best_hyperparameters.json keeps it. Defaults to {DEFAULTS.head}.")
     parser.add_argument("--tuner", default="random", choices=["random", "bayesian", "hyperband"], help="Search algorithm. Defaults to random.")
     parser.add_argument("--max-trials", type=int, default=10, help="Trials at most. Defaults to 10.")
     parser.add_argument("--epochs", type=int, help="Search epochs from 1 to this. Defaults to no epoch search: each trial plans its length as kerasner train does (hyperband: a budget of 3).")
@@ -70,7 +71,7 @@ def run(args):
         ranges["learning_rate"] = (1e-4, 3e-3)
     if args.batch_sizes:
         ranges["batch_size"] = args.batch_sizes
-    hypermodel = kerasner.NerHyperModel(model_source, labels, **ranges)
+    hypermodel = kerasner.NerHyperModel(model_source, labels, head=args.head, **ranges)
     tuner = kerasner.NerTuner(
         hypermodel, args.tuner, max_trials=args.max_trials, max_epochs=args.epochs or 3, seed=args.seed,
         directory=output, project_name="search", overwrite=args.overwrite,
