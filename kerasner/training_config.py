@@ -39,7 +39,7 @@ class TrainingConfig:
     label_all_subtokens: bool = False  # train on every sub-token instead of each word's first
     word_splitter: str = "treebank"  # how raw text becomes words at prediction: treebank, whitespace, pretokenizer
     dropout: float = 0.1  # before the head
-    head: str = "softmax"  # "softmax" (each word on its own) or "crf" (a linear-chain CRF over the words)
+    head: str | None = None  # "crf" (a linear-chain CRF over the words) or "softmax" (each word on its own); None: a saved model's, else crf
     context: int = 0  # sub-tokens of the neighbouring sentences of the document read on each side of a sentence
     # --- training ---------------------------------------------------------------------------
     epochs: int | None = None  # exactly this many; None plans the length (kerasner.plan_training)
@@ -115,5 +115,7 @@ def _suggestion(unknown):
 
 FIELDS = {field.name: field for field in dataclasses.fields(TrainingConfig)}
 # The tiny model is trained from scratch: a higher learning rate and smaller batches.
+# The head the commands put on an encoder unless told otherwise (`head=None`).
+DEFAULT_HEAD = "crf"
 TINY_DEFAULTS = {"batch_size": 16, "learning_rate": 1e-3}
 DEFAULTS = TrainingConfig()

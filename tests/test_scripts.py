@@ -79,6 +79,20 @@ def test_train_oversamples_rare_types_and_says_so(tmp_path, capsys):
     assert metrics["train_sentences"] == 320 and metrics["validation_sentences"] == 80  # validation as it is
 
 
+def test_train_puts_the_crf_head_on_an_encoder_and_keeps_a_saved_model_s_head(tmp_path, capsys):
+    first = tmp_path / "first"
+    assert train.main(["--output", str(first), "--epochs", "1", "--verbose", "0"]) == 0
+    assert "crf head" in capsys.readouterr().out  # the default on a new encoder
+    softmax = tmp_path / "softmax"
+    assert train.main(["--output", str(softmax), "--epochs", "1", "--verbose", "0", "--head", "softmax"]) == 0
+    more = ["--model", str(softmax / "best"), "--epochs", "1", "--verbose", "0"]
+    assert train.main([*more, "--output", str(tmp_path / "more")]) == 0  # trained further with its own head
+    assert "softmax head" in capsys.readouterr().out
+    assert kerasner.BertTokenClassifier.from_pretrained(tmp_path / "more" / "best").head == "softmax"
+    assert train.main([*more, "--head", "crf", "--output", str(tmp_path / "other")]) == 2
+    assert "has the softmax head. Received: head='crf'" in capsys.readouterr().err
+
+
 def test_train_plans_its_length_and_says_why(tmp_path, capsys):
     assert train.main(["--output", str(tmp_path / "run"), "--max-epochs", "3", "--verbose", "0"]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -114,7 +128,8 @@ def test_train_with_accumulation_mixed_precision_and_a_strategy(head, tmp_path, 
         (["--pool-batches", "0"], "Received: pool_batches=0"),
         (["--max-epochs", "0"], "Received: max_epochs=0"),
         (["--epochs", "2", "--max-epochs", "5"], "Pass `epochs` or `max_epochs`, not both"),
-        (["--head", "crf", "--label-all-subtokens"], "--head crf chains a sentence's words"),
+        (["--label-all-subtokens"], "--label-all-subtokens trains the softmax head; add --head softmax"),
+        (["--head", "crf", "--label-all-subtokens"], "--label-all-subtokens trains the softmax head"),
         (["--oversample", "-1"], "--oversample must be a count of entities, 0 or more. Received: -1"),
     ],
 )

@@ -12,6 +12,7 @@ from kerasner.sentences import add_context, sample_data_path
 from kerasner.sentences import train_validation_split
 from kerasner.tags import labels_from_tags
 from kerasner.tiny_bert import build_tiny_model
+from kerasner.training_config import DEFAULT_HEAD
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def load_splits(
     return list(train_sentences), list(validation_sentences), labels, stats
 
 
-def load_model(model, train_sentences, labels, dropout=0.1, seed=42, head="softmax"):
+def load_model(model, train_sentences, labels, dropout=0.1, seed=42, head=None):
     """A `BertTokenClassifier` to train.
 
     Args:
@@ -80,22 +81,22 @@ def load_model(model, train_sentences, labels, dropout=0.1, seed=42, head="softm
         labels: the data's tag names.
         dropout: float. Defaults to `0.1`.
         seed: int. Defaults to `42`.
-        head: `"softmax"` or `"crf"`, the head put on an encoder; a saved model must have it.
-            Defaults to `"softmax"`.
+        head: `"crf"` or `"softmax"`, the head put on an encoder; a saved model must have it.
+            Defaults to None: a saved model's own head, else `DEFAULT_HEAD` (`"crf"`).
     """
     if model == "tiny":
-        return build_tiny_model(train_sentences, labels, dropout=dropout, seed=seed, head=head)
+        return build_tiny_model(train_sentences, labels, dropout=dropout, seed=seed, head=head or DEFAULT_HEAD)
     if (Path(model) / MODEL_FILE).is_file():
         loaded = BertTokenClassifier.from_pretrained(model)
         missing = sorted(set(labels) - set(loaded.labels))
         if missing:
             raise ValueError(f"The model in {model} has no label for {missing}; its labels are {loaded.labels}")
-        if loaded.head != head:
+        if head is not None and loaded.head != head:
             raise ValueError(
                 f"The model in {model} has the {loaded.head} head. Received: head={head!r}; a new head goes on an encoder"
             )
         return loaded
-    loaded = BertTokenClassifier.from_pretrained(model, labels=labels, dropout=dropout, head=head)
+    loaded = BertTokenClassifier.from_pretrained(model, labels=labels, dropout=dropout, head=head or DEFAULT_HEAD)
     if loaded.tokenizer is None:
         raise ValueError(f"No tokenizer found with the model {model!r}; a fast tokenizer is needed")
     return loaded

@@ -52,9 +52,9 @@ def build_parser():
     model.add_argument("--model", help="'tiny' (small BERT built from scratch, offline), a hub name such as bert-base-cased, a local encoder directory, or a saved kerasner model. Defaults to tiny.")
     model.add_argument("--max-length", type=int, help="Longest window in sub-tokens; longer sentences are split into overlapping windows. Defaults to the model's maximum (at most 512).")
     model.add_argument("--stride", type=int, help="Sub-tokens shared by consecutive windows of a long sentence. Defaults to 32.")
-    model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word (the softmax head only).")
+    model.add_argument("--label-all-subtokens", action="store_true", help="Train on every sub-token instead of the first of each word (with --head softmax).")
     model.add_argument("--context", type=int, metavar="N", help="Read each sentence between up to N sub-tokens of the sentences before and after it in its document (-DOCSTART- in CoNLL, doc_id in JSON lines; a file without them is one document); labels and loss stay on the sentence. The model keeps N: evaluation and prediction read documents the same way. Defaults to 0.")
-    model.add_argument("--head", choices=["softmax", "crf"], help="softmax: each word's label on its own; crf: a linear-chain CRF over each sentence's words, with learned transitions between labels. Defaults to softmax.")
+    model.add_argument("--head", choices=["softmax", "crf"], help="crf: a linear-chain CRF over each sentence's words, with learned transitions between labels; softmax: each word's label on its own. Defaults to a saved --model's head, else crf.")
     add_word_splitter_argument(model, default="treebank")
     training = parser.add_argument_group("training (defaults: pretrained / tiny)")
     training.add_argument("--epochs", type=int, help="Train exactly this many epochs (no early stop unless --patience). Defaults to a length the run plans: at least 3 epochs and 1,000 optimizer steps, at most --max-epochs, stopping once 2 epochs in a row bring no better validation entity F1.")
@@ -104,8 +104,8 @@ def resolve_config(args):
     kerasner.plan_training(1, epochs=config.epochs, max_epochs=config.max_epochs, patience=config.patience)
     if isinstance(config.oversample, bool) or not isinstance(config.oversample, int) or config.oversample < 0:
         raise ValueError(f"--oversample must be a count of entities, 0 or more. Received: {config.oversample!r}")
-    if config.head == "crf" and config.label_all_subtokens:
-        raise ValueError("--head crf chains a sentence's words, and takes no --label-all-subtokens")
+    if config.head != "softmax" and config.label_all_subtokens:
+        raise ValueError("--label-all-subtokens trains the softmax head; add --head softmax (the CRF head chains a sentence's words)")
     return config
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def build_parser():
-    from kerasner.training_config import DEFAULTS
+    from kerasner.training_config import DEFAULT_HEAD, DEFAULTS
 
     parser = argparse.ArgumentParser(prog="kerasner tune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="Labelled file split into training and validation sets. Defaults to the embedded sample corpus.")
@@ -25,7 +25,7 @@ def build_parser():
     parser.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
     parser.add_argument("--validation-size", type=float, default=DEFAULTS.validation_size, help=f"Share of --data held out for validation. Defaults to {DEFAULTS.validation_size}.")
     parser.add_argument("--model", default=DEFAULTS.model, help=f"'tiny', a hub name such as bert-base-cased, or an encoder directory. Defaults to {DEFAULTS.model}.")
-    parser.add_argument("--head", default=DEFAULTS.head, choices=["softmax", "crf"], help=f"The head of every trial (as kerasner train --head); best_hyperparameters.json keeps it. Defaults to {DEFAULTS.head}.")
+    parser.add_argument("--head", default=DEFAULT_HEAD, choices=["softmax", "crf"], help=f"The head of every trial (as kerasner train --head); best_hyperparameters.json keeps it. Defaults to {DEFAULT_HEAD}.")
     parser.add_argument("--tuner", default="random", choices=["random", "bayesian", "hyperband"], help="Search algorithm. Defaults to random.")
     parser.add_argument("--max-trials", type=int, default=10, help="Trials at most. Defaults to 10.")
     parser.add_argument("--epochs", type=int, help="Search epochs from 1 to this. Defaults to no epoch search: each trial plans its length as kerasner train does (hyperband: a budget of 3).")
