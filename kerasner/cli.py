@@ -1,4 +1,4 @@
-"""The `kerasner` command: `kerasner train|evaluate|predict|tune|export [ARGS]`.
+"""The `kerasner` command: `kerasner train|evaluate|predict|tune|export|convert [ARGS]`.
 
 Each subcommand's module is imported only when it runs, and TensorFlow only when work starts,
 so `--help` answers at once.
@@ -16,6 +16,7 @@ COMMANDS = {
     "predict": "Entities of raw text (JSON lines with character offsets), or tags of words.",
     "tune": "Search hyperparameters with keras-tuner, ranked by validation entity F1.",
     "export": "Write a saved model as a TensorFlow SavedModel that takes raw text (TF Serving layout).",
+    "convert": "Convert labelled data: CoNLL, CSV, JSON lines, hub JSON lines, Label Studio, doccano, brat.",
 }
 
 USAGE = f"""usage: kerasner [--version] [--verbose] COMMAND [ARGS]

@@ -1,4 +1,6 @@
-"""Reading and writing files of labelled sentences: CoNLL, GMB-style CSV and JSON lines."""
+"""Reading and writing files of labelled sentences: CoNLL, GMB-style CSV, JSON lines (kerasner's
+and the hub's, with integer tags) and the exports of annotation tools (Label Studio, doccano,
+brat)."""
 
 import csv
 import dataclasses
@@ -11,16 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasner.errors import DataFormatError
+from kerasner.errors import DataFormatError, cut
 from kerasner.sentences import Sentence, SentenceList
-from kerasner.tags import _PREFIX_TO_IOB2, SCHEMES, detect_scheme, is_valid_tag, split_tag, to_iob2
+from kerasner import span_formats
+from kerasner.tags import _PREFIX_TO_IOB2, SCHEMES, detect_scheme, is_valid_tag, labels_from_tags, split_tag, to_iob2
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("csv", "conll", "jsonl")
+FORMATS = ("csv", "conll", "jsonl", "hf-jsonl", *span_formats.SPAN_FORMATS)
+# Formats whose sentences hold one word a line, so that a word's line is the sentence's plus its index.
+_WORD_LINES = ("csv", "conll")
 
 
-def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
+def read_sentences(path, format=None, scheme="auto", encoding=None, word_splitter="treebank", **options):
     """Reads a labelled NER file into sentences with IOB2 tags.
 
     Formats:
@@ -35,6 +40,26 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
     - `"jsonl"`: one object a line, `{"tokens": [...], "tags": [...]}`, with an optional
       document id (`"doc_id"`) and context words (`"context": [before, after]`, as
       `write_sentences` writes them). Options `tokens_key`, `tags_key`, `document_key`.
+    - `"hf-jsonl"`: JSON lines of a hub dataset, with integer tags:
+      `{"tokens": [...], "ner_tags": [3, 0, 7]}`. The tag names come from `label_names` (a
+      list, a comma-separated string, or a file: a hub `dataset_info.json` or one name a line),
+      or else from the `dataset_info.json` beside the file. Options `tokens_key`, `tags_key`,
+      `label_names`, `document_key` (defaults to None: one document).
+    - `"labelstudio"`: Label Studio's JSON export: tasks with the text in `data` and the spans
+      of their first annotation (or, without one, of their first prediction, counted in
+      `stats["from_predictions"]`). Options `word_splitter`, `text_key`.
+    - `"doccano"`: doccano's JSON lines, `{"text": ..., "label": [[start, end, label], ...]}`
+      (or `"entities"`). Options `word_splitter`, `text_key`.
+    - `"brat"`: brat standoff: an `.ann` file beside its `.txt` (`path` is either, or a folder
+      of them); each line of the text is a sentence, the file its document.
+
+    In the three span formats each record's text is split into words by `word_splitter`
+    (`"treebank"`, kerasner's default, `"whitespace"` or a `WordSplitter`) and the spans become
+    IOB2 tags; each sentence keeps its `text` and the words' `offsets`, so that
+    `write_sentences` writes the same spans back. A span is never moved: white space at its
+    edges is left out, and a word that a span starts or ends inside is split there; both are
+    listed in `stats["misaligned_spans"]` (file, line, record, text) and logged. A span that
+    overlaps another, leaves its text or covers no word stops reading with a `DataFormatError`.
 
     Each sentence's `document` is its document's id: the `-DOCSTART-` count in CoNLL, the
     document key in JSON lines, 0 in CSV (a file without document marks is one document).
@@ -46,12 +71,14 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
 
     Args:
         path: the file.
-        format: one of `"csv"`, `"conll"`, `"jsonl"`, or None to detect it from the content.
-            Defaults to None.
+        format: one of `FORMATS`, or None to detect it from the content (and `.ann` files or
+            a folder for brat). Defaults to None.
         scheme: tag scheme of the file: `"iob2"`, `"iob1"`, `"iobes"`, `"bilou"`, or `"auto"`
             to detect it. Defaults to `"auto"`.
         encoding: text encoding, or None for UTF-8 with a Windows-1252 fallback (the GMB
             file's encoding). Defaults to None.
+        word_splitter: how the span formats' texts become words: `"treebank"`, `"whitespace"`
+            or a `WordSplitter`. Defaults to `"treebank"`.
         **options: options of the format's reader, listed above.
 
     Returns:
@@ -69,29 +96,38 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
         raise ValueError(f"Unknown format. Expected one of {set(FORMATS)}. Received: format={format!r}")
     if scheme != "auto" and scheme not in SCHEMES:
         raise ValueError(f"Unknown tag scheme. Expected 'auto' or one of {set(SCHEMES)}. Received: scheme={scheme!r}")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a folder; expected a labelled file")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    text, used_encoding = _decode(path, encoding)
-    # Old Mac files end lines with a lone CR: read them as lines, as Windows' CRLF.
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise DataFormatError(path, None, "the file is empty; expected labelled sentences")
-    format = format or detect_format(text)
+    if format is None and (path.is_dir() or path.suffix == ".ann"):
+        format = "brat"
+    if format == "brat":
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        text, used_encoding = None, "utf-8"
+    else:
+        if path.is_dir():
+            raise IsADirectoryError(f"{path}: is a folder; expected a labelled file")
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        text, used_encoding = _decode(path, encoding)
+        # Old Mac files end lines with a lone CR: read them as lines, as Windows' CRLF.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not text.strip():
+            raise DataFormatError(path, None, "the file is empty; expected labelled sentences")
+        format = format or detect_format(text)
     reader = _READERS[format]
     accepted = list(inspect.signature(reader).parameters)[2:]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(f"Unknown option for format {format!r}. Expected some of {accepted}. Received: {unknown}")
+    if format in span_formats.SPAN_FORMATS:
+        options = {**options, "word_splitter": word_splitter}
     sentences, counts = reader(path, text, **options)
     if not sentences:
         raise DataFormatError(path, None, "the file holds no sentences")
-    _check_tag_shapes(path, sentences, per_word_lines=format != "jsonl")
+    _check_tag_shapes(path, sentences, per_word_lines=format in _WORD_LINES)
     detected = detect_scheme(s.tags for s in sentences) if scheme == "auto" else scheme
     converted, repaired, changed = [], 0, 0
     for sentence in sentences:
-        tags, fixed = _to_iob2(path, sentence, detected, scheme, per_word_lines=format != "jsonl")
+        tags, fixed = _to_iob2(path, sentence, detected, scheme, per_word_lines=format in _WORD_LINES)
         repaired += fixed
         if list(sentence.tags) != tags:
             changed += 1
@@ -116,11 +152,26 @@ def read_sentences(path, format=None, scheme="auto", encoding=None, **options):
 
 
 def detect_format(text):
-    """`"jsonl"` when the first line is a JSON object, `"csv"` when each of the first five lines
-    has a comma and no TAB, `"conll"` otherwise."""
+    """`"labelstudio"` for a JSON array; for JSON lines, by the first object's keys: `"doccano"`
+    (`text` and `label` or `entities`), `"labelstudio"` (`data`), `"hf-jsonl"` (integer tags) or
+    `"jsonl"`; `"csv"` when each of the first five lines has a comma and no TAB; `"conll"`
+    otherwise."""
     lines = [line for line in text.split("\n")[:20] if line.strip()]
     first = lines[0].lstrip("\ufeff").lstrip()
+    if first.startswith("["):
+        return "labelstudio"
     if first.startswith("{"):
+        try:
+            record = json.loads(first)
+        except json.JSONDecodeError:
+            return "jsonl"  # its reader names the line
+        if isinstance(record, dict) and "text" in record and ("label" in record or "entities" in record):
+            return "doccano"
+        if isinstance(record, dict) and isinstance(record.get("data"), dict):
+            return "labelstudio"
+        tags = record.get("ner_tags", record.get("tags")) if isinstance(record, dict) else None
+        if isinstance(tags, list) and tags and all(isinstance(tag, int) and not isinstance(tag, bool) for tag in tags):
+            return "hf-jsonl"
         return "jsonl"
     if all("," in line and "\t" not in line for line in lines[:5]):
         return "csv"
@@ -315,6 +366,58 @@ def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags", document_key="
     return sentences, {"stripped_cells": stripped}
 
 
+def _read_hf_jsonl(path, text, tokens_key="tokens", tags_key="ner_tags", label_names=None, document_key=None):
+    names = _label_names(path, tags_key, label_names)
+    sentences, counts = [], {"label_names": names}
+    for number, line in enumerate(_lines(text), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataFormatError(path, number, f"not valid JSON ({error.msg})", line) from error
+        if not isinstance(record, dict) or tokens_key not in record or tags_key not in record:
+            raise DataFormatError(path, number, f"expected an object with keys {tokens_key!r} and {tags_key!r}", line)
+        tokens, ids = record[tokens_key], record[tags_key]
+        if not isinstance(tokens, list) or not isinstance(ids, list) or not tokens or len(tokens) != len(ids):
+            raise DataFormatError(path, number, f"{tokens_key!r} and {tags_key!r} must be non-empty lists of equal length", line)
+        if not all(isinstance(token, str) and token.strip() for token in tokens):
+            raise DataFormatError(path, number, "every token must be a non-empty string", tokens)
+        bad = next((i for i in ids if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(names)), None)
+        if bad is not None or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+            raise DataFormatError(path, number, f"a tag id that is not one of the {len(names)} label names' (0 to {len(names) - 1})", bad)
+        document = record.get(document_key) if document_key else None
+        sentences.append(Sentence(tokens, [names[i] for i in ids], number, document))
+    return sentences, counts
+
+
+def _label_names(path, tags_key, label_names):
+    """The tag names of integer tags: given, or read from a file or the `dataset_info.json` beside `path`."""
+    source = label_names
+    if source is None:
+        source = Path(path).with_name("dataset_info.json")
+        if not source.is_file():
+            raise DataFormatError(path, None, f"integer tags need their names: pass label_names (--label-names) or put the dataset's dataset_info.json beside the file")
+    if isinstance(source, (list, tuple)):
+        names = list(source)
+    elif Path(str(source)).is_file():
+        content = Path(source).read_text(encoding="utf-8-sig")
+        if Path(source).suffix == ".json":
+            try:
+                info = json.loads(content)
+                feature = info.get("features", info)[tags_key]
+                names = feature.get("feature", feature)["names"]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise DataFormatError(source, None, f"expected a dataset_info.json with the names of features.{tags_key}") from None
+        else:
+            names = [line.strip() for line in content.split("\n") if line.strip()]
+    else:
+        names = [name.strip() for name in str(source).split(",")]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ValueError(f"label_names must be non-empty tag names. Received: {cut(repr(names))}")
+    return names
+
+
 def _to_iob2(path, sentence, detected, scheme, per_word_lines):
     try:
         return to_iob2(sentence.tags, detected)
@@ -338,19 +441,47 @@ def _check_tag_shapes(path, sentences, per_word_lines):
                 raise DataFormatError(path, line, "unknown tag shape; expected O or B-/I-/E-/S-/L-/U- and a type", tag)
 
 
-_READERS = {"csv": _read_csv, "conll": _read_conll, "jsonl": _read_jsonl}
+_READERS = {
+    "csv": _read_csv, "conll": _read_conll, "jsonl": _read_jsonl, "hf-jsonl": _read_hf_jsonl,
+    "labelstudio": span_formats._read_labelstudio, "doccano": span_formats._read_doccano, "brat": span_formats._read_brat,
+}
 
 
-def write_sentences(sentences, path):
-    """Writes `{"tokens": [...], "tags": [...]}` per line to `path`, with `"doc_id"` and
-    `"context"` where sentences have them; returns the path.
+def write_sentences(sentences, path, format="jsonl"):
+    """Writes labelled sentences to `path` in `format`; returns the path.
+
+    Formats:
+    - `"jsonl"`: `{"tokens": [...], "tags": [...]}` a line, with `"doc_id"` and `"context"`
+      where sentences have them;
+    - `"conll"`: `word<TAB>tag` lines, a blank line after each sentence and a `-DOCSTART-`
+      line where a new document begins;
+    - `"hf-jsonl"`: `{"id", "tokens", "ner_tags"}` a line with integer tags, and the names
+      in a `dataset_info.json` beside the file;
+    - `"labelstudio"` (a JSON array of tasks with annotations), `"doccano"` (JSON lines with
+      `[start, end, label]` spans), `"brat"` (`path` is a folder: a `.txt` and `.ann` a
+      document). A sentence read from one of these keeps its text and spans; other sentences
+      are written as their words joined by `kerasner.detokenize`.
+
+    `read_sentences` reads each back to the same words, tags and spans.
 
     Example:
     ```python
     kerasner.write_sentences(validation, "runs/train/validation.jsonl")
+    kerasner.write_sentences(sentences, "tasks.json", format="labelstudio")
     ```
     """
     path = Path(path)
+    writers = {
+        "jsonl": _write_jsonl, "conll": _write_conll, "hf-jsonl": _write_hf_jsonl,
+        "labelstudio": span_formats.write_labelstudio, "doccano": span_formats.write_doccano, "brat": span_formats.write_brat,
+    }
+    if format not in writers:
+        raise ValueError(f"Unknown format. Expected one of {set(writers)}. Received: format={format!r}")
+    writers[format](list(sentences), path)
+    return path
+
+
+def _write_jsonl(sentences, path):
     with path.open("w", encoding="utf-8") as handle:
         for sentence in sentences:
             record = {"tokens": list(sentence.words), "tags": list(sentence.tags)}
@@ -359,4 +490,25 @@ def write_sentences(sentences, path):
             if sentence.context is not None:
                 record["context"] = [list(side) for side in sentence.context]
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
+
+
+def _write_conll(sentences, path):
+    with path.open("w", encoding="utf-8") as handle:
+        previous = None
+        for index, sentence in enumerate(sentences):
+            if index and sentence.document != previous:
+                handle.write("-DOCSTART-\tO\n\n")
+            previous = sentence.document
+            handle.write("".join(f"{word}\t{tag}\n" for word, tag in zip(sentence.words, sentence.tags)) + "\n")
+
+
+def _write_hf_jsonl(sentences, path):
+    names = labels_from_tags(sentence.tags for sentence in sentences)
+    ids = {name: index for index, name in enumerate(names)}
+    with path.open("w", encoding="utf-8") as handle:
+        for index, sentence in enumerate(sentences):
+            record = {"id": str(index), "tokens": list(sentence.words), "ner_tags": [ids[tag] for tag in sentence.tags]}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    info = {"features": {"id": {"dtype": "string", "_type": "Value"}, "tokens": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+                         "ner_tags": {"feature": {"names": names, "_type": "ClassLabel"}, "_type": "Sequence"}}}
+    path.with_name("dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

@@ -22,6 +22,9 @@ class Sentence:
         context: None, or `(before, after)`: tuples of the words of the document just before
             and just after the sentence, which a model trained with context reads around it
             (`add_context`). Defaults to None.
+        text: the text the words were split from (a record of an annotation tool's export), or
+            None. Defaults to None.
+        offsets: with `text`, each word's `(start, end)` in it. Defaults to None.
 
     Example:
     ```python
@@ -34,9 +37,15 @@ class Sentence:
     line: int = None
     document: object = None
     context: tuple = None
+    text: str = None
+    offsets: tuple = None
 
     def __post_init__(self):
         object.__setattr__(self, "words", tuple(self.words))
+        if self.offsets is not None:
+            object.__setattr__(self, "offsets", tuple((int(start), int(end)) for start, end in self.offsets))
+            if len(self.offsets) != len(self.words):
+                raise ValueError(f"A sentence needs one offset per word. Received {len(self.words)} words and {len(self.offsets)} offsets")
         if self.context is not None:
             before, after = self.context
             object.__setattr__(self, "context", (tuple(before), tuple(after)))

@@ -20,7 +20,7 @@ class TrainingConfig:
     data: str | None = None  # a labelled file split into training and validation; None: the embedded sample corpus
     train: str | None = None  # a training file, with `validation` instead of `data`
     validation: str | None = None
-    format: str | None = None  # "csv", "conll" or "jsonl"; None detects it from the content
+    format: str | None = None  # one of kerasner.formats.FORMATS; None detects it from the content
     scheme: str = "auto"  # tag scheme of the files ("iob2", "iob1", "iobes", "bilou"); converted to IOB2
     validation_size: float = 0.2  # share of `data` held out for validation, split by sentence
     encoding: str | None = None  # None: UTF-8, falling back to Windows-1252 (the GMB file's)
@@ -30,6 +30,7 @@ class TrainingConfig:
     delimiter: str | None = None  # CSV: ","
     tokens_key: str | None = None  # JSON lines: "tokens"
     tags_key: str | None = None  # JSON lines: "tags"
+    label_names: str | None = None  # hf-jsonl: the integer tags' names, comma-separated or a file
     allow_new_labels: bool = False  # accept tags found only in the validation data (they cannot be learnt)
     oversample: int = 0  # repeat the training sentences of entity types with fewer entities than this (kerasner.oversample)
     # --- model ------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ class TrainingConfig:
 
     def reader_options(self):
         """The keyword options of `read_sentences` that are set."""
-        names = ("word_column", "tag_column", "sentence_column", "delimiter", "tokens_key", "tags_key")
+        names = ("word_column", "tag_column", "sentence_column", "delimiter", "tokens_key", "tags_key", "label_names")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 

@@ -129,7 +129,7 @@ def build_parser():
     quality.add_argument("--recipes", nargs="+", default=["kerasner", "hf"], choices=list(QUALITY_RECIPES) + ["hf"], help="Recipes (kerasner-crf: the CRF head; -context: --context). Defaults to kerasner hf.")
     quality.add_argument("--context", type=int, default=64, help="Sub-tokens of document context a side of the -context recipes. Defaults to 64.")
     quality.add_argument("--epochs", type=int, default=1, help="Epochs on GMB. Defaults to 1.")
-    quality.add_argument("--oversample", type=int, default=0, metavar="N", help="Repeat the training sentences of entity types with fewer than N entities (kerasner.oversample). Defaults to 0 (off).")
+    quality.add_argument("--oversample", type=int, default=0, metavar="N", help="kerasner.oversample(train, N). Defaults to 0 (off).")
     quality.add_argument("--wnut-epochs", type=int, default=3, help="Epochs on WNUT-17. Defaults to 3.")
     quality.add_argument("--batch-size", type=int, default=32, help="Batch size. Defaults to 32.")
     quality.add_argument("--learning-rate", type=float, default=5e-5, help="Peak learning rate of both recipes. Defaults to 5e-5.")
@@ -139,8 +139,8 @@ def build_parser():
     quality.add_argument("--lazy-embeddings", action="store_true", help="Train kerasner with LazyAdamW.")
     quality.add_argument("--max-tokens", type=int, help="Cut kerasner's batches by this budget of padded positions.")
     quality.add_argument("--pool-batches", type=int, help="kerasner's length-grouping pools, in batches (1: random batches).")
-    quality.add_argument("--pack", action=argparse.BooleanOptionalAction, help="Pack kerasner's batches. Defaults to kerasner's (on for BERT).")
-    quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder for the models and scored sentences. Defaults to runs/benchmark-quality.")
+    quality.add_argument("--pack", action=argparse.BooleanOptionalAction, help="Pack kerasner's batches (on for BERT).")
+    quality.add_argument("--work-dir", default="runs/benchmark-quality", help="Folder of the models. Defaults to runs/benchmark-quality.")
     quality.add_argument("--output", help="Write the result to this JSON file.")
     return parser
 

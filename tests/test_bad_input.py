@@ -52,7 +52,7 @@ CASES = {
         ["d.conll, line 4", "outside the iobes scheme", "'U-geo'"],
     ),
     "a CSV parser error at line 43": ({"d.csv": gmb_csv(60, bad_row=41)}, ["--data", "{tmp}/d.csv"], ["d.csv, line 43", "Expected 4 fields"]),
-    "a folder as the data file": ({"folder/x": ""}, ["--data", "{tmp}/folder"], ["folder: is a folder"]),
+    "a folder as the data file": ({"folder/x": ""}, ["--data", "{tmp}/folder"], ["folder: a folder without brat .ann files"]),
     "a missing data file": ({}, ["--data", "{tmp}/nothing.csv"], ["nothing.csv: no such file"]),
     "bytes of another encoding": (
         {"d.conll": "Jos\xe9\tB-per\n".encode("latin1") + b"\x81\tO\n"}, ["--data", "{tmp}/d.conll", "--encoding", "utf-8"],

@@ -135,11 +135,59 @@ def test_predict_takes_words_that_are_already_split(trained, tmp_path, capsys, m
     assert [(r["id"], len(r["tags"])) for r in out] == [(3, 2), (4, 1)] and out[0]["tags"][0] == "B-per"
 
 
+def test_predict_writes_each_output_format_and_passes_ids_through(trained, tmp_path, capsys):
+    records = [{"id": 7, "text": TEXT, "source": "mail"}, {"id": "w", "tokens": ["Anna", "Keller", "flew"]}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    base = ["--model", str(trained / "best"), "--input", str(tmp_path / "in.jsonl"), "--input-format", "jsonl"]
+    outputs = {}
+    for output_format in ("jsonl", "conll", "doccano", "labelstudio"):
+        assert predict.main(base + ["--output-format", output_format]) == 0
+        outputs[output_format] = capsys.readouterr().out
+    found = [json.loads(line) for line in outputs["jsonl"].splitlines()]
+    assert [(r["id"], r.get("source")) for r in found] == [(7, "mail"), ("w", None)] and "entities" in found[0]
+    entities = found[0]["entities"]
+    doccano = [json.loads(line) for line in outputs["doccano"].splitlines()]
+    assert doccano[0] == {"id": 7, "source": "mail", "text": TEXT, "label": [[e["start"], e["end"], e["label"]] for e in entities]}
+    tasks = json.loads(outputs["labelstudio"])
+    assert [task["id"] for task in tasks] == [7, "w"] and tasks[0]["data"] == {"text": TEXT, "source": "mail"}
+    results = tasks[0]["predictions"][0]["result"]
+    assert [(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0], r["score"]) for r in results] == [
+        (e["start"], e["end"], e["label"], e["score"]) for e in entities
+    ]
+    conll = [block.splitlines() for block in outputs["conll"].split("\n\n") if block]
+    assert [row.split("\t")[0] for row in conll[0]] == [w for w, _, _ in kerasner.WordSplitter()(TEXT)]
+    assert sum(row.endswith("\tB-" + e["label"]) for e in entities for row in conll[0]) >= len(entities) > 0
+    # --min-score leaves out the entities below it.
+    cut = sorted(e["score"] for e in entities)[len(entities) // 2]
+    assert predict.main(base + ["--min-score", str(cut)]) == 0
+    kept = json.loads(capsys.readouterr().out.splitlines()[0])["entities"]
+    assert kept == [e for e in entities if e["score"] >= cut]
+
+
+def test_predicted_labelstudio_tasks_train_a_model(trained, tmp_path, capsys):
+    texts = [line.split(" , ")[0] for line in [TEXT] * 2] + [
+        "Omar Haddad met Anna Keller in Oslo on Monday .", "Norlund Energy hired Mei Lin in Lisbon .",
+    ] * 10
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    argv = ["--model", str(trained / "best"), "--input", str(tmp_path / "texts.txt"), "--output-format", "labelstudio"]
+    assert predict.main(argv) == 0
+    (tmp_path / "tasks.json").write_text(capsys.readouterr().out)
+    sentences = kerasner.read_sentences(tmp_path / "tasks.json")  # pre-annotations read as labels
+    assert sentences.stats["format"] == "labelstudio" and sentences.stats["from_predictions"] == len(texts)
+    assert sum(tag != "O" for sentence in sentences for tag in sentence.tags) > 0
+    run = tmp_path / "run"
+    assert train.main(["--data", str(tmp_path / "tasks.json"), "--epochs", "1", "--verbose", "0", "--output", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["data"]["sources"]["data"]["format"] == "labelstudio" and metrics["train_sentences"] == 17
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
         (b"fine\n\xff\xfe bad bytes\n", "in.txt, line 2: bytes that are not UTF-8"),
-        (b'{"tokens": "not a list"}\n', "in.txt, line 1: expected an object with a list of non-empty words"),
+        (b'{"tokens": "not a list"}\n', "in.txt, line 1: expected an object with a 'text' string or a list of non-empty words"),
+        (b'{"id": 1, "text": 5}\n', "in.txt, line 1: 'text' must be a string"),
+        (b'{"text": "fine"}\n[1]\n', "in.txt, line 2: expected a JSON object"),
     ],
 )
 def test_predict_bad_input_is_one_line(trained, tmp_path, capsys, data, message):
@@ -266,3 +314,8 @@ def test_export_of_a_folder_that_is_no_model_is_one_line(tmp_path, capsys):
     assert export.main(["--model", str(tmp_path), "--output", str(tmp_path / "serving")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1
+
+
+def test_predict_refuses_a_min_score_that_is_no_probability(tmp_path, capsys):
+    assert predict.main(["--model", str(tmp_path), "--text", "Anna", "--min-score", "2"]) == 2
+    assert "--min-score is a probability, from 0 to 1. Received: 2.0" in capsys.readouterr().err

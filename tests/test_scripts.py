@@ -20,9 +20,10 @@ import make_sample_data  # noqa: E402
 from kerasner.commands import predict  # noqa: E402
 from kerasner.commands import train  # noqa: E402
 from kerasner.commands import tune  # noqa: E402
+from kerasner.commands import convert  # noqa: E402
 
 
-@pytest.mark.parametrize("module", [train, tune, evaluate, predict, benchmark, make_sample_data])
+@pytest.mark.parametrize("module", [train, tune, evaluate, predict, convert, benchmark, make_sample_data])
 def test_every_flag_is_documented(module):
     parser = module.build_parser()
     parsers = [parser] + [

@@ -108,3 +108,31 @@ def add_word_splitter_argument(parser, default=None):
         "'al-Qaida', '5,000', URLs and @handles stay one word; clitics and punctuation are split off), whitespace, "
         f"or pretokenizer (the tokenizer's own: every punctuation mark a word). {saved}",
     )
+
+
+# Options of `kerasner.read_sentences` that the commands reading labelled files take as flags.
+READER_OPTIONS = ("word_column", "tag_column", "sentence_column", "delimiter", "tokens_key", "tags_key", "label_names")
+
+
+def add_data_format_arguments(group):
+    """Adds `--format` and the reader options (`READER_OPTIONS`) to a parser or argument group."""
+    from kerasner.formats import FORMATS
+
+    group.add_argument("--format", choices=FORMATS, help="File format: csv, conll, jsonl, hf-jsonl (integer tags), labelstudio (a JSON export), doccano (JSON lines) or brat (an .ann file or a folder). Defaults to detection from the content.")
+    group.add_argument("--word-column", help="CSV: the word column's name (default Word); CoNLL: its index (default 0).")
+    group.add_argument("--tag-column", help="CSV: the tag column's name (default Tag); CoNLL: its index (default -1, the last).")
+    group.add_argument("--sentence-column", help="CSV: the column filled on each sentence's first row. Defaults to 'Sentence #'.")
+    group.add_argument("--delimiter", help="CSV: the cell delimiter. Defaults to ','.")
+    group.add_argument("--tokens-key", help="JSON lines: the key of the words. Defaults to tokens.")
+    group.add_argument("--tags-key", help="JSON lines: the key of the tags. Defaults to tags (hf-jsonl: ner_tags).")
+    group.add_argument("--label-names", help="hf-jsonl: the names of the integer tags, comma-separated or a file (a dataset_info.json, or one name a line). Defaults to the dataset_info.json beside the data.")
+
+
+def reader_options(values):
+    """The reader options set in `values` (parsed flags or a dict), CoNLL column indices as ints."""
+    values = values if isinstance(values, dict) else vars(values)
+    options = {name: values[name] for name in READER_OPTIONS if values.get(name) is not None}
+    for name in ("word_column", "tag_column"):
+        if isinstance(options.get(name), str) and options[name].lstrip("-").isdigit():
+            options[name] = int(options[name])
+    return options

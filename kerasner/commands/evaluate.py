@@ -17,12 +17,12 @@ from pathlib import Path
 
 
 def build_parser():
-    from kerasner.commands.command_line import add_decode_argument, add_word_splitter_argument
+    from kerasner.commands.command_line import add_data_format_arguments, add_decode_argument, add_word_splitter_argument
 
     parser = argparse.ArgumentParser(prog="kerasner evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Folder of a saved kerasner model (e.g. runs/train/best).")
-    parser.add_argument("--data", required=True, help="Labelled file (CSV, CoNLL or JSON lines).")
-    parser.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
+    parser.add_argument("--data", required=True, help="Labelled file (any --format).")
+    add_data_format_arguments(parser)
     parser.add_argument("--scheme", default="auto", choices=["auto", "iob2", "iob1", "iobes", "bilou"], help="Tag scheme of the file. Defaults to auto.")
     parser.add_argument("--batch-size", type=int, default=64, help="Prediction batch size. Defaults to 64.")
     parser.add_argument("--max-length", type=int, help="Longest window in sub-tokens. Defaults to the model's maximum.")
@@ -46,7 +46,11 @@ def run(args):
     )
 
     model = kerasner.BertTokenClassifier.from_pretrained(args.model)
-    sentences = kerasner.read_sentences(args.data, format=args.format, scheme=args.scheme)
+    from kerasner.commands.command_line import reader_options
+
+    # Span annotations become words as the model splits text.
+    splitter = kerasner.WordSplitter(args.word_splitter or model.word_splitter, tokenizer=model.tokenizer)
+    sentences = kerasner.read_sentences(args.data, format=args.format, scheme=args.scheme, word_splitter=splitter, **reader_options(args))
     unknown = sorted({tag for s in sentences for tag in s.tags} - set(model.labels))
     if unknown:
         raise ValueError(f"{args.data}: tags {unknown} are not labels of the model ({model.labels})")

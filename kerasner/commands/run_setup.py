@@ -19,13 +19,13 @@ logger = logging.getLogger(__name__)
 
 def load_splits(
     data=None, train=None, validation=None, format=None, scheme="auto", validation_size=0.2, seed=42, encoding=None,
-    allow_new_labels=False, context=0, **options,
+    allow_new_labels=False, context=0, word_splitter="treebank", **options,
 ):
     """Reads training and validation sentences and the label list.
 
     Either `data` (split by sentence with `validation_size` and `seed`), or `train` and
-    `validation` files. With none of them, the embedded sample corpus is split. `encoding` and
-    `options` go to `read_sentences`. With `context`, each sentence gets up to that many words of
+    `validation` files. With none of them, the embedded sample corpus is split. `encoding`,
+    `word_splitter` and `options` go to `read_sentences`. With `context`, each sentence gets up to that many words of
     its document on each side (`add_context`), before the split.
 
     Tags found only in the `validation` file cannot be learnt, and often mean the files come
@@ -41,7 +41,7 @@ def load_splits(
         raise ValueError("Pass both `train` and `validation` files, or `data` alone")
     if data is not None and train is not None:
         raise ValueError("Pass either `data` or `train` and `validation`, not both")
-    read = dict(format=format, scheme=scheme, encoding=encoding, **options)
+    read = dict(format=format, scheme=scheme, encoding=encoding, word_splitter=word_splitter, **options)
     if train is not None:
         train_sentences = add_context(read_sentences(train, **read), context)
         validation_sentences = add_context(read_sentences(validation, **read), context)

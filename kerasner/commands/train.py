@@ -27,25 +27,19 @@ from pathlib import Path
 
 
 def build_parser():
-    from kerasner.commands.command_line import add_decode_argument, add_word_splitter_argument
+    from kerasner.commands.command_line import add_data_format_arguments, add_decode_argument, add_word_splitter_argument
 
     parser = argparse.ArgumentParser(
         prog="kerasner train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--data", help="Labelled file split into training and validation sets (CSV, CoNLL or JSON lines). Defaults to the embedded sample corpus.")
+    data.add_argument("--data", help="Labelled file split into training and validation sets (any --format). Defaults to the embedded sample corpus.")
     data.add_argument("--train", help="Training file, with --validation instead of --data.")
     data.add_argument("--validation", help="Validation file, with --train.")
-    data.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
+    add_data_format_arguments(data)
     data.add_argument("--scheme", choices=["auto", "iob2", "iob1", "iobes", "bilou"], help="Tag scheme of the files; converted to IOB2. Defaults to auto.")
     data.add_argument("--validation-size", type=float, help="Share of --data held out for validation, split by sentence. Defaults to 0.2.")
     data.add_argument("--encoding", help="Text encoding of the files. Defaults to UTF-8, falling back to Windows-1252.")
-    data.add_argument("--word-column", help="CSV: the word column's name (default Word); CoNLL: its index (default 0).")
-    data.add_argument("--tag-column", help="CSV: the tag column's name (default Tag); CoNLL: its index (default -1, the last).")
-    data.add_argument("--sentence-column", help="CSV: the column filled on each sentence's first row. Defaults to 'Sentence #'.")
-    data.add_argument("--delimiter", help="CSV: the cell delimiter. Defaults to ','.")
-    data.add_argument("--tokens-key", help="JSON lines: the key of the words. Defaults to tokens.")
-    data.add_argument("--tags-key", help="JSON lines: the key of the tags. Defaults to tags.")
     data.add_argument("--oversample", type=int, metavar="N", help="Repeat each training sentence that holds an entity of a type with fewer than N entities, so that the type is seen about N times an epoch (validation is left as it is). Defaults to 0 (off).")
     data.add_argument("--allow-new-labels", action="store_true", help="Accept tags that occur only in --validation (refused by default: they cannot be learnt).")
     model = parser.add_argument_group("model")
@@ -94,10 +88,10 @@ def resolve_config(args):
     """`TrainingConfig` of the command line over --config over the defaults."""
     import kerasner
 
+    from kerasner.commands.command_line import reader_options
+
     given = {name: value for name, value in vars(args).items() if name not in ("config", "overwrite", "verbose", "command")}
-    for name in ("word_column", "tag_column"):  # CoNLL columns are indices
-        if isinstance(given.get(name), str) and given[name].lstrip("-").isdigit():
-            given[name] = int(given[name])
+    given.update(reader_options(given))  # CoNLL columns are indices
     recorded = kerasner.TrainingConfig.from_file(args.config) if getattr(args, "config", None) else {}
     config = kerasner.TrainingConfig.from_sources(recorded, given)
     # Refuse a bad training length or head before the data is read and tokenized.
@@ -215,7 +209,7 @@ def train_and_report(config, output, strategy, verbose, command=None):
     train, validation, labels, data_stats = load_splits(
         config.data, config.train, config.validation, config.format, config.scheme, config.validation_size,
         config.seed, encoding=config.encoding, allow_new_labels=config.allow_new_labels, context=config.context,
-        **config.reader_options(),
+        word_splitter=config.word_splitter, **config.reader_options(),
     )
     if chief:
         kerasner.write_sentences(validation, output / "validation.jsonl")

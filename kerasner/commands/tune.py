@@ -16,13 +16,14 @@ from pathlib import Path
 
 
 def build_parser():
+    from kerasner.commands.command_line import add_data_format_arguments
     from kerasner.training_config import DEFAULT_HEAD, DEFAULTS
 
     parser = argparse.ArgumentParser(prog="kerasner tune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="Labelled file split into training and validation sets. Defaults to the embedded sample corpus.")
     parser.add_argument("--train", help="Training file, with --validation instead of --data.")
     parser.add_argument("--validation", help="Validation file, with --train.")
-    parser.add_argument("--format", choices=["csv", "conll", "jsonl"], help="File format. Defaults to detection from the content.")
+    add_data_format_arguments(parser)
     parser.add_argument("--validation-size", type=float, default=DEFAULTS.validation_size, help=f"Share of --data held out for validation. Defaults to {DEFAULTS.validation_size}.")
     parser.add_argument("--model", default=DEFAULTS.model, help=f"'tiny', a hub name such as bert-base-cased, or an encoder directory. Defaults to {DEFAULTS.model}.")
     parser.add_argument("--head", default=DEFAULT_HEAD, choices=["softmax", "crf"], help=f"The head of every trial (as kerasner train --head); best_hyperparameters.json keeps it. Defaults to {DEFAULT_HEAD}.")
@@ -47,11 +48,12 @@ def main(argv=None):
 
 def run(args):
     import kerasner
+    from kerasner.commands.command_line import reader_options
     from kerasner.commands.run_setup import load_model, load_splits
 
     output = Path(args.output)
     train, validation, labels, stats = load_splits(
-        args.data, args.train, args.validation, args.format, "auto", args.validation_size, args.seed
+        args.data, args.train, args.validation, args.format, "auto", args.validation_size, args.seed, **reader_options(args)
     )
     model_source = args.model
     if args.model == "tiny":  # every trial starts from the same random initial weights
