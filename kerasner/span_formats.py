@@ -42,7 +42,7 @@ def spans_to_sentence(text, spans, splitter, where, document=None):
     checked = []
     for start, end, label in spans:
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
-            raise DataFormatError(path, line, f"record {record}: a span outside its text of {len(text):,} characters", [start, end, label])
+            raise DataFormatError(path, line, f"record {record}: a span needs 0 <= start < end <= {len(text):,} (its text's length)", [start, end, label])
         if not isinstance(label, str) or not label.strip() or any(character.isspace() for character in label):
             raise DataFormatError(path, line, f"record {record}: a span's label must be a name without white space", label)
         inner_start, inner_end = start, end

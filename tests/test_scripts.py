@@ -84,6 +84,7 @@ def test_train_puts_the_crf_head_on_an_encoder_and_keeps_a_saved_model_s_head(tm
     first = tmp_path / "first"
     assert train.main(["--output", str(first), "--epochs", "1", "--verbose", "0"]) == 0
     assert "crf head" in capsys.readouterr().out  # the default on a new encoder
+    assert json.loads((first / "metrics.json").read_text())["head"] == "crf"
     softmax = tmp_path / "softmax"
     assert train.main(["--output", str(softmax), "--epochs", "1", "--verbose", "0", "--head", "softmax"]) == 0
     more = ["--model", str(softmax / "best"), "--epochs", "1", "--verbose", "0"]

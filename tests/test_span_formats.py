@@ -85,7 +85,7 @@ def test_a_wrong_export_is_counted_by_its_misaligned_spans(tmp_path):
     "records, message",
     [
         ([{"text": "Ann Lee", "label": [[0, 3, "per"], [2, 7, "per"]]}], "line 1: record 1: overlapping spans [0, 3, 'per'] and [2, 7, 'per']"),
-        ([{"text": "Ann", "label": [[0, 9, "per"]]}], "line 1: record 1: a span outside its text of 3 characters"),
+        ([{"text": "Ann", "label": [[0, 9, "per"]]}], "line 1: record 1: a span needs 0 <= start < end <= 3 (its text's length). Received: [0, 9, 'per']"),
         ([{"text": "Ann  Lee", "label": [[3, 5, "per"]]}], "a span of white space only"),
         ([{"text": "Ann", "label": [[0, 3, "a person"]]}], "a span's label must be a name without white space"),
         ([{"text": "Ann", "label": [0, 3, "per"]}], "'label' must be a list of [start, end, label]"),
@@ -178,4 +178,4 @@ def test_convert_command_reports_on_one_line(tmp_path, capsys):
     (tmp_path / "bad.jsonl").write_text('{"text": "Ann", "label": [[0, 9, "per"]]}\n')
     assert convert.main(["--input", str(tmp_path / "bad.jsonl"), "--to", "conll", "--output", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert "bad.jsonl, line 1: record 1: a span outside its text" in err and err.count("\n") == 1
+    assert "bad.jsonl, line 1: record 1: a span needs 0 <= start < end <= 3" in err and err.count("\n") == 1

@@ -298,6 +298,7 @@ def train_and_report(config, output, strategy, verbose, command=None):
         "token_accuracy": result["token_accuracy"],
         "raw_text": raw_text,
         "decode": config.decode,
+        "head": best.head,
         "word_splitter": best.word_splitter,
         "best_epoch": best_epoch,
         "epochs": epochs_done,
