@@ -179,6 +179,8 @@ def test_predicted_labelstudio_tasks_train_a_model(trained, tmp_path, capsys):
     assert train.main(["--data", str(tmp_path / "tasks.json"), "--epochs", "1", "--verbose", "0", "--output", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["data"]["sources"]["data"]["format"] == "labelstudio" and metrics["train_sentences"] == 17
+    # Raw text is scored on the tasks' own text, which the model splits into the words it trained on.
+    assert metrics["raw_text"]["split_as_labelled"] == metrics["validation_sentences"] == 5
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,8 @@ def _report(gold, predicted):
 def evaluate_raw_text(predictor, sentences):
     """Entity scores on ordinary text, as a user of `predictor` receives them.
 
-    Each labelled sentence is joined into text (`detokenize`), its entities become character
+    Each labelled sentence is joined into text (`detokenize`; one read from an annotation tool's
+    export keeps its own text), its entities become character
     spans, `predictor` finds entities in the text (with the text of its context, for a model
     that reads context), and exact `(start, end, type)` spans are scored.
 
@@ -65,7 +66,8 @@ def evaluate_raw_text(predictor, sentences):
     texts, true_spans, split_as_labelled, contexts = [], [], 0, []
     for sentence in sentences:
         contexts.append(tuple(detokenize(side)[0] for side in sentence.context or ((), ())))
-        text, offsets = detokenize(sentence.words)
+        # A sentence read from an annotation tool has its own text; others are joined into text.
+        text, offsets = (sentence.text, list(sentence.offsets)) if sentence.text is not None else detokenize(sentence.words)
         words = [(word, start, end) for word, (start, end) in zip(sentence.words, offsets)]
         entities = decode_entities(text, words, sentence.tags, [1.0] * len(words))
         texts.append(text)
