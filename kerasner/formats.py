@@ -328,8 +328,8 @@ def _column_index(path, name, value):
         raise ValueError(f"{path}: a CoNLL {name} is a column index such as 0 or -1. Received: {name}={value!r}") from None
 
 
-def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags", document_key="doc_id"):
-    sentences, stripped = [], 0
+def _token_records(path, text, tokens_key, tags_key):
+    """`(line, record, tokens, tags)` of each JSON line, with the words checked."""
     for number, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
@@ -346,10 +346,16 @@ def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags", document_key="
             )
         if not all(isinstance(token, str) and token for token in tokens):
             raise DataFormatError(path, number, "every token must be a non-empty string", tokens)
-        if not all(isinstance(tag, str) for tag in tags):
-            raise DataFormatError(path, number, "every tag must be a string", next(t for t in tags if not isinstance(t, str)))
         if not all(token.strip() for token in tokens):
             raise DataFormatError(path, number, "a word of only spaces; expected a word", tokens)
+        yield number, record, tokens, tags
+
+
+def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags", document_key="doc_id"):
+    sentences, stripped = [], 0
+    for number, record, tokens, tags in _token_records(path, text, tokens_key, tags_key):
+        if not all(isinstance(tag, str) for tag in tags):
+            raise DataFormatError(path, number, "every tag must be a string", next(t for t in tags if not isinstance(t, str)))
         stripped += sum(tag != tag.strip() for tag in tags)
         context = record.get("context")
         if context is not None and not (
@@ -368,27 +374,14 @@ def _read_jsonl(path, text, tokens_key="tokens", tags_key="tags", document_key="
 
 def _read_hf_jsonl(path, text, tokens_key="tokens", tags_key="ner_tags", label_names=None, document_key=None):
     names = _label_names(path, tags_key, label_names)
-    sentences, counts = [], {"label_names": names}
-    for number, line in enumerate(_lines(text), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(path, number, f"not valid JSON ({error.msg})", line) from error
-        if not isinstance(record, dict) or tokens_key not in record or tags_key not in record:
-            raise DataFormatError(path, number, f"expected an object with keys {tokens_key!r} and {tags_key!r}", line)
-        tokens, ids = record[tokens_key], record[tags_key]
-        if not isinstance(tokens, list) or not isinstance(ids, list) or not tokens or len(tokens) != len(ids):
-            raise DataFormatError(path, number, f"{tokens_key!r} and {tags_key!r} must be non-empty lists of equal length", line)
-        if not all(isinstance(token, str) and token.strip() for token in tokens):
-            raise DataFormatError(path, number, "every token must be a non-empty string", tokens)
+    sentences = []
+    for number, record, tokens, ids in _token_records(path, text, tokens_key, tags_key):
         bad = next((i for i in ids if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(names)), None)
         if bad is not None or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
             raise DataFormatError(path, number, f"a tag id that is not one of the {len(names)} label names' (0 to {len(names) - 1})", bad)
         document = record.get(document_key) if document_key else None
         sentences.append(Sentence(tokens, [names[i] for i in ids], number, document))
-    return sentences, counts
+    return sentences, {"label_names": names}
 
 
 def _label_names(path, tags_key, label_names):
