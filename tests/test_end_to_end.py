@@ -318,6 +318,14 @@ def test_export_of_a_folder_that_is_no_model_is_one_line(tmp_path, capsys):
     assert error.startswith("error: ") and error.count("\n") == 1
 
 
-def test_predict_refuses_a_min_score_that_is_no_probability(tmp_path, capsys):
-    assert predict.main(["--model", str(tmp_path), "--text", "Anna", "--min-score", "2"]) == 2
-    assert "--min-score is a probability, from 0 to 1. Received: 2.0" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--text", "Anna", "--min-score", "2"], "--min-score is a probability, from 0 to 1. Received: 2.0"),
+        (["--input-format", "conll", "--document"], "--document reads raw text lines (--input-format text)"),
+    ],
+)
+def test_predict_refuses_flags_that_do_not_go_together(flags, message, tmp_path, capsys):
+    assert predict.main(["--model", str(tmp_path), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -96,6 +96,8 @@ def run(args):
 
     if args.text is not None and args.input_format != "text":
         raise ValueError("--text takes raw text; pass pre-split words with --input or standard input")
+    if args.document and args.input_format != "text":
+        raise ValueError("--document reads raw text lines (--input-format text)")
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score is a probability, from 0 to 1. Received: {args.min_score}")
     output_format = args.output_format or ("conll" if args.input_format == "conll" else "jsonl")
@@ -135,13 +137,13 @@ def run(args):
 def inputs(lines, name, input_format):
     """`(record, text, words)` of each input: a raw text (`words` None) or pre-split words;
     `record` is the input's JSON object (None for text and CoNLL lines)."""
-    from kerasner.commands.prediction_files import read_json_records, read_word_sentences, is_text_record, WORDS_KEYS
+    from kerasner.commands.prediction_files import WORDS_KEYS, is_text_record, read_conll_words, read_json_records
     from kerasner.errors import DataFormatError, cut
 
     if input_format == "text":
         yield from ((None, text, None) for _, text in lines)
     elif input_format == "conll":
-        yield from ((None, None, words) for _, words in read_word_sentences(lines, name, "conll"))
+        yield from ((None, None, words) for words in read_conll_words(lines))
     else:
         for number, record in read_json_records(lines, name):
             if is_text_record(record):

@@ -36,42 +36,22 @@ def read_lines(stream, name):
             raise DataFormatError(name, number, "bytes that are not UTF-8", _cut(raw[max(error.start - 20, 0) : error.end + 20])) from None
 
 
-def read_word_sentences(lines, name, format):
-    """Yields `(record, words)` for each sentence of pre-split words in `lines` (from `read_lines`).
-
-    `"conll"`: one word a line in the first column (TAB- or space-separated; other columns are
-    ignored), blank lines between sentences, `-DOCSTART-` lines skipped; `record` is None.
-    `"jsonl"`: one JSON object a line with the words under `"tokens"` or `"words"`; `record` is
-    the object, so that its other keys can pass through.
-    """
-    if format not in ("conll", "jsonl"):
-        raise ValueError(f"Unknown format of pre-split words. Expected 'conll' or 'jsonl'. Received: format={format!r}")
-    if format == "jsonl":
-        yield from _jsonl_sentences(lines, name)
-        return
+def read_conll_words(lines):
+    """Yields the words of each sentence of CoNLL `lines` (from `read_lines`): one word a line in
+    the first column (TAB- or space-separated; other columns are ignored), blank lines between
+    sentences, `-DOCSTART-` lines skipped."""
     words = []
     for _, line in lines:
         fields = line.split("\t") if "\t" in line else line.split()
         word = fields[0].strip() if fields else ""
         if not word:
             if words:
-                yield None, words
+                yield words
                 words = []
         elif word != "-DOCSTART-":
             words.append(word)
     if words:
-        yield None, words
-
-
-def _jsonl_sentences(lines, name):
-    for number, record in read_json_records(lines, name):
-        key = next((k for k in WORDS_KEYS if k in record), None)
-        words = record.get(key) if key else None
-        if not isinstance(words, list) or not all(isinstance(word, str) and word.strip() for word in words):
-            raise DataFormatError(
-                name, number, f"expected an object with a list of non-empty words under one of {list(WORDS_KEYS)}", _cut(json.dumps(record))
-            )
-        yield record, words
+        yield words
 
 
 def read_json_records(lines, name):
@@ -111,15 +91,6 @@ def write_entities(out, text, entities):
     for number, entity in enumerate(entities):
         out.write((", " if number else "") + json_line(entity)[:-1])
     out.write("]}\n")
-
-
-def write_tags(out, format, record, words, tags):
-    """Writes one sentence's tags: CoNLL `word<TAB>tag` lines and a blank line, or the JSON
-    `record` with `"tags"` added."""
-    if format == "conll":
-        out.write("".join(f"{word}\t{tag}\n" for word, tag in zip(words, tags)) + "\n")
-    else:
-        out.write(json_line({**record, "tags": list(tags)}))
 
 
 OUTPUT_FORMATS = ("jsonl", "conll", "labelstudio", "doccano")
@@ -178,7 +149,8 @@ class PredictionWriter:
         text, offsets = detokenize(words)
         placed = [(word, start, end) for word, (start, end) in zip(words, offsets)]
         entities = self._kept(decode_entities(text, placed, tags, scores))
-        self._write(record or {"tokens": list(words)}, text, entities, placed, word_tags(placed, entities))
+        kept_tags = word_tags(placed, entities) if self.min_score else list(tags)  # as decoded, unless filtered
+        self._write(record or {"tokens": list(words)}, text, entities, placed, kept_tags)
         self.count += 1
 
     def _write(self, record, text, entities, words, tags):
