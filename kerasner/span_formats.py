@@ -268,16 +268,20 @@ def _read_brat(path, text=None, word_splitter="treebank"):
                 why = "a discontinuous entity, which IOB2 tags cannot hold" if ";" in entry else "expected 'T<n><TAB><type> <start> <end><TAB><text>'"
                 raise DataFormatError(ann, number, why, entry)
             start, end = int(parts[1]), int(parts[2])
-            if len(fields) >= 3 and content[start:end] != fields[2]:
+            if len(fields) >= 3 and content[start:end].replace("\n", " ") != fields[2]:  # brat shows a line break as a space
                 raise DataFormatError(ann, number, f"the entity's text is not the text at {start}-{end} of {source.name}", fields[2])
             spans.append((start, end, parts[0], number))
-        line_start = 0
+        spans.sort()
+        line_start, next_span = 0, 0
         for number, sentence_text in enumerate(content.split("\n"), 1):
             line_end = line_start + len(sentence_text)
-            inside = [(s - line_start, e - line_start, label) for s, e, label, _ in spans if line_start <= s < line_end + 1]
-            for s, e, label, entry_line in spans:
-                if line_start <= s <= line_end < e:
+            inside = []
+            while next_span < len(spans) and spans[next_span][0] <= line_end:  # the spans that start on this line
+                s, e, label, entry_line = spans[next_span]
+                if e > line_end:
                     raise DataFormatError(ann, entry_line, f"an entity that crosses the end of line {number} of {source.name}", content[s:e])
+                inside.append((s - line_start, e - line_start, label))
+                next_span += 1
             if sentence_text.strip():
                 records.append((number, f"{ann.stem}:{number}", sentence_text, inside, ann.stem))
             line_start = line_end + 1

@@ -133,6 +133,9 @@ def test_brat_reads_each_line_as_a_sentence_of_its_document(tmp_path):
     (tmp_path / "doc.ann").write_text("T1\tper 0 3;4 7\tAnn Lee\n")
     with pytest.raises(kerasner.DataFormatError, match="doc.ann, line 1: a discontinuous entity"):
         kerasner.read_sentences(tmp_path / "doc.ann")
+    (tmp_path / "doc.ann").write_text("T1\tgeo 0 7\tAnn Lee\nT2\tper 8 17\tflew.  Bo\n")
+    with pytest.raises(kerasner.DataFormatError, match="doc.ann, line 2: an entity that crosses the end of line 1 of doc.txt"):
+        kerasner.read_sentences(tmp_path)
     (tmp_path / "doc.ann").write_text("T1\tper 0 7\tAnn Le\n")
     with pytest.raises(kerasner.DataFormatError, match="the entity's text is not the text at 0-7 of doc.txt"):
         kerasner.read_sentences(tmp_path / "doc.txt", format="brat")
