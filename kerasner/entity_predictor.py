@@ -8,7 +8,7 @@ from kerasner.bert_token_classifier import BertTokenClassifier
 from kerasner.decoding import check_decode, decode_words
 from kerasner.prediction import predict_word_logits, transition_scores
 from kerasner.sentences import Sentence, add_context
-from kerasner.tags import split_tag
+from kerasner.tags import _EntitySpans, decode_entities  # noqa: F401 (decode_entities: kerasner.entity_predictor's API)
 from kerasner.token_classification_preprocessor import TokenClassificationPreprocessor
 from kerasner.word_splitter import WordSplitter
 
@@ -207,46 +207,3 @@ def _blocks(words, size, context):
             own_start = context
     if len(buffer) > own_start:
         yield buffer, own_start, len(buffer)
-
-
-class _EntitySpans:
-    """Word tags in, entity spans out, one word at a time (an I- of the open entity's type
-    continues it; any other B- or I- starts a new entity)."""
-
-    def __init__(self, text):
-        self.text = text
-        self.current = None
-
-    def add(self, start, end, tag, score):
-        prefix, kind = split_tag(tag)
-        if prefix == "I" and self.current is not None and self.current["label"] == kind:
-            self.current["end"] = end
-            self.current["scores"].append(float(score))
-            return []
-        finished = self.finish()
-        if prefix in ("B", "I"):
-            self.current = {"label": kind, "start": start, "end": end, "scores": [float(score)]}
-        return finished
-
-    def finish(self):
-        if self.current is None:
-            return []
-        entity, self.current = self.current, None
-        return [
-            {
-                "text": self.text[entity["start"] : entity["end"]],
-                "label": entity["label"],
-                "start": entity["start"],
-                "end": entity["end"],
-                "score": round(float(np.mean(entity["scores"])), 4),
-            }
-        ]
-
-
-def decode_entities(text, words, tags, scores):
-    """Turns word tags into entity spans; `words` are `(word, start, end)` triples."""
-    spans = _EntitySpans(text)
-    entities = []
-    for (_, start, end), tag, score in zip(words, tags, scores):
-        entities.extend(spans.add(start, end, tag, score))
-    return entities + spans.finish()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kerasner.errors import DataFormatError, cut
 from kerasner.sentences import Sentence
+from kerasner.tags import decode_entities
 from kerasner.word_splitter import WordSplitter, detokenize
 
 logger = logging.getLogger(__name__)
@@ -95,17 +96,9 @@ def sentence_spans(sentence):
         text, offsets = sentence.text, sentence.offsets
     else:
         text, offsets = detokenize(sentence.words)
-    spans, open_span = [], None
-    for (start, end), tag in zip(offsets, sentence.tags):
-        if tag.startswith("I-") and open_span is not None and open_span[2] == tag[2:]:
-            open_span[1] = end
-            continue
-        if open_span is not None:
-            spans.append(tuple(open_span))
-        open_span = [start, end, tag[2:]] if tag != "O" else None
-    if open_span is not None:
-        spans.append(tuple(open_span))
-    return text, spans
+    words = [(word, start, end) for word, (start, end) in zip(sentence.words, offsets)]
+    entities = decode_entities(text, words, sentence.tags, [1.0] * len(words))
+    return text, [(entity["start"], entity["end"], entity["label"]) for entity in entities]
 
 
 def read_span_records(path, records, splitter, stats):

@@ -2,6 +2,8 @@
 
 import re
 
+import numpy as np
+
 SCHEMES = ("iob2", "iob1", "iobes", "bilou")
 _TAG = re.compile(r"^(O|[BIESLU]-\S.*)$")
 # How each scheme's prefixes map onto IOB2 prefixes (IOB1's "I" is resolved by position).
@@ -117,3 +119,46 @@ def validate_labels(labels, ignore_index=-100):
             f"{labels[ignore_index]!r}. Received: ignore_index={ignore_index}"
         )
     return labels
+
+
+class _EntitySpans:
+    """Word tags in, entity spans out, one word at a time (an I- of the open entity's type
+    continues it; any other B- or I- starts a new entity)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.current = None
+
+    def add(self, start, end, tag, score):
+        prefix, kind = split_tag(tag)
+        if prefix == "I" and self.current is not None and self.current["label"] == kind:
+            self.current["end"] = end
+            self.current["scores"].append(float(score))
+            return []
+        finished = self.finish()
+        if prefix in ("B", "I"):
+            self.current = {"label": kind, "start": start, "end": end, "scores": [float(score)]}
+        return finished
+
+    def finish(self):
+        if self.current is None:
+            return []
+        entity, self.current = self.current, None
+        return [
+            {
+                "text": self.text[entity["start"] : entity["end"]],
+                "label": entity["label"],
+                "start": entity["start"],
+                "end": entity["end"],
+                "score": round(float(np.mean(entity["scores"])), 4),
+            }
+        ]
+
+
+def decode_entities(text, words, tags, scores):
+    """Turns word tags into entity spans; `words` are `(word, start, end)` triples."""
+    spans = _EntitySpans(text)
+    entities = []
+    for (_, start, end), tag, score in zip(words, tags, scores):
+        entities.extend(spans.add(start, end, tag, score))
+    return entities + spans.finish()
