@@ -18,20 +18,27 @@ from kerasner.word_splitter import SPLITTERS
 HEADS = ("softmax", "crf")
 
 
-def embed_tokens(table, input_ids):
-    """Rows of the embedding variable `table` for `input_ids`, gathered from a dense read.
+def embed_tokens(table, input_ids, dtype=None):
+    """Rows of the embedding variable `table` for `input_ids`, gathered from a dense read and cast
+    to `dtype` (defaults to the table's).
 
     `tf.gather` on the variable itself runs TensorFlow's ResourceGather, which puts the variable
     in copy-on-read mode for good: from then on every dense read or update of the whole table
     copies it (30,522 x 384 floats are 47 MB) — the optimizer's weight decay and Adam update do
     three such copies a step. A gather from the read value has the same result and the same
     sparse (IndexedSlices) gradient, and leaves the variable updatable in place.
+
+    Under a mixed-precision policy `table` is an `AutoCastVariable`, whose read inside a layer's
+    call casts the whole table to the compute dtype every step. The rows are gathered from its
+    float32 variable and only they are cast.
     """
-    rows = tf.shape(table, out_type=input_ids.dtype)[0]
+    variable = getattr(table, "_variable", table)  # an AutoCastVariable's own float32 variable
+    rows = tf.shape(variable, out_type=input_ids.dtype)[0]
     tf.debugging.assert_less(
         input_ids, rows, message=f"input_ids must be below the vocabulary size of {table.name}"
     )
-    return tf.gather(tf.convert_to_tensor(table), input_ids)
+    embeddings = tf.gather(tf.convert_to_tensor(variable), input_ids)
+    return embeddings if dtype is None else tf.cast(embeddings, dtype)
 
 
 @keras.saving.register_keras_serializable(package="kerasner")
@@ -228,7 +235,7 @@ class BertTokenClassifier(keras.Model):
         if table is None:
             encoder_inputs["input_ids"] = input_ids
         else:
-            encoder_inputs["inputs_embeds"] = embed_tokens(table, input_ids)
+            encoder_inputs["inputs_embeds"] = embed_tokens(table, input_ids, self.compute_dtype)
         if inputs.get("token_type_ids") is not None:
             encoder_inputs["token_type_ids"] = inputs["token_type_ids"]
         return self.encoder(encoder_inputs, training=training).last_hidden_state
@@ -260,7 +267,7 @@ class BertTokenClassifier(keras.Model):
         table = self._word_embedding_table()
         hidden = main.embeddings(
             input_ids=inputs["input_ids"] if table is None else None,
-            inputs_embeds=None if table is None else embed_tokens(table, inputs["input_ids"]),
+            inputs_embeds=None if table is None else embed_tokens(table, inputs["input_ids"], self.compute_dtype),
             position_ids=inputs["position_ids"],
             token_type_ids=inputs.get("token_type_ids", tf.zeros_like(segments)),
             training=training,
@@ -286,11 +293,9 @@ class BertTokenClassifier(keras.Model):
     def _word_embedding_table(self):
         """The encoder's word-embedding variable if `encode` can look tokens up itself, else None.
 
-        The encoder must take `inputs_embeds`, and the table's dtype must be the compute dtype.
-        Under a mixed-precision policy the table is an `AutoCastVariable`, whose dtype inside the
-        model's call is the compute dtype: the dense read then casts the whole table each step
-        (30,522 x 384 values for BERT's vocabulary), where the encoder's own lookup would put the
-        variable in copy-on-read mode (see `embed_tokens`).
+        The encoder must take `inputs_embeds`. `embed_tokens` gathers the rows from a dense read
+        (the encoder's own lookup would put the variable in copy-on-read mode) and casts only
+        them to the compute dtype.
         """
         if "inputs_embeds" not in inspect.signature(self.encoder.call).parameters:
             return None
@@ -298,9 +303,7 @@ class BertTokenClassifier(keras.Model):
             table = getattr(self.encoder.get_input_embeddings(), "weight", None)
         except NotImplementedError:
             return None
-        if not isinstance(table, tf.Variable) or table.dtype != tf.as_dtype(self.compute_dtype):
-            return None
-        return table
+        return table if isinstance(table, tf.Variable) else None
 
     def classify(self, hidden, training=False):
         """Maps hidden states `(batch, seq_len, hidden)` to logits `(batch, seq_len, num_labels)`."""

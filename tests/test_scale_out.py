@@ -149,6 +149,34 @@ def test_mixed_policy_keeps_logits_and_loss_in_float32(precision, float32_after,
     assert (restored(x).numpy().argmax(-1) == model(x).numpy().argmax(-1)).mean() > 0.95
 
 
+def test_mixed_precision_casts_the_rows_looked_up_not_the_word_table(float32_after):
+    # Reading the AutoCastVariable inside the call would cast all of it (30,522 x 384 values for
+    # BERT) every step; only the gathered rows are cast, and the table's gradient stays sparse.
+    kerasner.set_mixed_precision("bfloat16")
+    model = no_dropout_model()
+    table = model.encoder.get_input_embeddings().weight
+    x, y = random_batch(batch=4, seq_len=12)
+
+    def loss(inputs):
+        return tf.reduce_sum(model(inputs, training=True))
+
+    graph = tf.function(loss).get_concrete_function(x).graph
+    vocabulary, width = table.shape
+    whole_table_casts = [
+        op for op in graph.get_operations()
+        if op.type == "Cast" and op.inputs[0].shape.as_list() == [vocabulary, width]
+    ]
+    assert not whole_table_casts
+    with tf.GradientTape() as tape:
+        value = loss(x)
+    gradient = tape.gradient(value, table)
+    assert isinstance(gradient, tf.IndexedSlices) and gradient.dtype == tf.float32
+    keras.mixed_precision.set_global_policy("float32")
+    full = no_dropout_model()
+    full.set_weights(model.get_weights())
+    np.testing.assert_allclose(model(x).numpy(), full(x).numpy(), atol=0.05)
+
+
 def test_mixed_precision_with_accumulation_stays_finite(float32_after):
     kerasner.set_mixed_precision("float16")
     model = no_dropout_model()
