@@ -10,6 +10,7 @@ import transformers
 
 from kerasner import saving
 from kerasner.crf import LinearChainCRF
+from kerasner.fast_layers import BitDropout, use_fast_layers
 from kerasner.losses import MaskedSparseCategoricalCrossentropy, labelled_mask
 from kerasner.optimizers import create_optimizer
 from kerasner.tags import validate_labels
@@ -114,7 +115,9 @@ class BertTokenClassifier(keras.Model):
 
         # === Layers ===
         self.encoder = encoder
-        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        # Cheaper dropout masks, and dense layers that fuse with their bias and GELU (`use_fast_layers`).
+        use_fast_layers(encoder)
+        self.dropout_layer = BitDropout(dropout, name="dropout")
         # The head computes in float32 under a mixed-precision policy too: the softmax over
         # labels and the loss need its range.
         self.classifier = keras.layers.Dense(
