@@ -45,6 +45,9 @@ class Recipe:
     dropout: bool = True  # False: no dropout in the encoder or the head
     tensorflow_malloc: bool = False  # under the 128 KiB malloc thresholds TensorFlow's from_generator sets
     head: str = "softmax"  # or "crf"
+    batch_size: int | None = None  # sentences a batch; None: --batch-size
+    one_shape: bool = False  # every batch padded to the largest rows x length among them
+    keras_layers: bool = False  # Keras' Dropout and Dense, not kerasner's drop-ins (`use_fast_layers`)
 
 
 SPEED_RECIPES = {
@@ -52,6 +55,12 @@ SPEED_RECIPES = {
     "hf": Recipe("transformers' example: shuffled batches padded to their longest, the -100 loss", family="hf"),
     "kerasner": Recipe("kerasner's defaults: packed random batches, FusedAdamW"),
     "kerasner-jit": Recipe("the step compiled with XLA", jit=True),
+    "kerasner-keras-layers": Recipe("Keras' Dropout and Dense instead of BitDropout and FlatDense", keras_layers=True),
+    "kerasner-bf16-keras-layers": Recipe("mixed_bfloat16 with Keras' Dropout and Dense", precision="mixed_bfloat16", keras_layers=True),
+    "kerasner-one-shape": Recipe("every batch padded to one shape, the largest of the sample's", one_shape=True),
+    "kerasner-jit-one-shape": Recipe("XLA, every batch padded to one shape: compiled once", jit=True, one_shape=True),
+    "kerasner-batch-64": Recipe("64 sentences a batch: half the steps, each with twice the tokens", batch_size=64),
+    "kerasner-bf16-batch-64": Recipe("mixed_bfloat16 and 64 sentences a batch", precision="mixed_bfloat16", batch_size=64),
     "kerasner-crf": Recipe("the CRF head: a linear-chain CRF over each sentence's words", head="crf"),
     "kerasner-budget": Recipe("length-grouped batches cut by --max-tokens, a sentence a row", pack=False, token_budget=True),
     "kerasner-lazy": Recipe("LazyAdamW: only the embedding rows a batch uses are updated", optimizer="lazy"),
@@ -87,6 +96,23 @@ def recipe_name(name):
     return name
 
 
+def add_recipe_arguments(parser, default_recipes):
+    """The arguments of the commands that train `speed`'s recipes: the data, the recipes, the model."""
+    parser.add_argument("--data", required=True, help="Labelled corpus (e.g. GMB ner_dataset.csv).")
+    parser.add_argument("--recipes", nargs="+", default=default_recipes, type=recipe_name, metavar="RECIPE", help=f"Recipes to run (`benchmark.py recipes` lists them). Defaults to {' '.join(default_recipes)}.")
+    parser.add_argument("--sentences", type=int, default=2048, help="Sentences to train on (a seeded sample). Defaults to 2048.")
+    parser.add_argument("--batch-size", type=int, default=32, help="Sentences per batch. Defaults to 32.")
+    parser.add_argument("--warmup-batches", type=int, default=8, help="Batches trained before timing starts. Defaults to 8.")
+    parser.add_argument("--tokenizer", help="Tokenizer folder or hub name. Defaults to a 30,522-piece vocabulary made from the data.")
+    parser.add_argument("--layers", type=int, default=6, help="Encoder layers. Defaults to 6.")
+    parser.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
+    parser.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
+    parser.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
+    parser.add_argument("--max-tokens", type=int, default=2048, help="Padded positions per batch of the -budget recipes. Defaults to 2048.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
+    parser.add_argument("--output", help="Write the result to this JSON file.")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -97,21 +123,13 @@ def build_parser():
     data.add_argument("--fixed-length", type=int, default=128, help="Length the classic recipe pads to. Defaults to 128.")
     data.add_argument("--output", help="Write the result to this JSON file.")
     speed = commands.add_parser("speed", help="Training tokens/s of recipes side by side; inference sentences/s.")
-    speed.add_argument("--data", required=True, help="Labelled corpus (e.g. GMB ner_dataset.csv).")
-    speed.add_argument("--recipes", nargs="+", default=["tutorial", "hf", "kerasner"], type=recipe_name, metavar="RECIPE", help="Recipes to run (`benchmark.py recipes` lists them). Defaults to tutorial hf kerasner.")
-    speed.add_argument("--sentences", type=int, default=2048, help="Sentences to train on (a seeded sample). Defaults to 2048.")
-    speed.add_argument("--batch-size", type=int, default=32, help="Sentences per batch. Defaults to 32.")
-    speed.add_argument("--warmup-batches", type=int, default=8, help="Batches trained before timing starts. Defaults to 8.")
+    add_recipe_arguments(speed, default_recipes=["tutorial", "hf", "kerasner"])
     speed.add_argument("--rounds", type=int, default=4, help="Parts of the timed batches; the recipes take turns, a part each. Defaults to 4.")
-    speed.add_argument("--tokenizer", help="Tokenizer folder or hub name. Defaults to a 30,522-piece vocabulary made from the data.")
-    speed.add_argument("--layers", type=int, default=6, help="Encoder layers. Defaults to 6.")
-    speed.add_argument("--hidden", type=int, default=384, help="Encoder width. Defaults to 384.")
-    speed.add_argument("--heads", type=int, default=12, help="Attention heads. Defaults to 12.")
-    speed.add_argument("--intermediate", type=int, default=1536, help="Feed-forward width. Defaults to 1536.")
-    speed.add_argument("--max-tokens", type=int, default=2048, help="Padded positions per batch of the -budget recipes. Defaults to 2048.")
     speed.add_argument("--inference-sentences", type=int, default=512, help="Texts for the inference comparison (0 skips it). Defaults to 512.")
-    speed.add_argument("--seed", type=int, default=0, help="Seed of the sample and the weights. Defaults to 0.")
-    speed.add_argument("--output", help="Write the result to this JSON file.")
+    profile = commands.add_parser("profile", help="Where a training step's time goes, by the TensorFlow profiler.")
+    add_recipe_arguments(profile, default_recipes=["kerasner"])
+    profile.add_argument("--steps", type=int, default=16, help="Steps traced, after the warm-up. Defaults to 16.")
+    profile.add_argument("--top", type=int, default=20, help="Op types listed. Defaults to 20.")
     commands.add_parser("recipes", help="List the training recipes of `speed`.")
     serving = commands.add_parser("serving", help="Texts/s of the exported SavedModel, EntityPredictor and the transformers pipeline.")
     serving.add_argument("--model", required=True, help="A saved kerasner model folder (e.g. runs/gmb/best).")
@@ -288,9 +306,55 @@ def generator_dataset(generate, signature, autotune=False):
     return tf.data.Dataset.from_generator(generate, output_signature=signature).with_options(options).prefetch(2)
 
 
-def fit_seconds(model, batches, autotune=False):
-    """Trains `model` on `batches` with `fit` on a `generator_dataset`; returns the seconds."""
+def restore_keras_layers(model):
+    """Undoes `kerasner.fast_layers.use_fast_layers` on `model`: Keras' Dropout and Dense again, and
+    the feed-forward activation after its dense layer."""
     import tensorflow as tf
+    import tf_keras as keras
+
+    from kerasner.fast_layers import BitDropout, FlatDense
+
+    for layer in model._flatten_layers(include_self=False):
+        if getattr(layer, "intermediate_act_fn", None) is tf.identity:
+            layer.intermediate_act_fn, layer.dense.activation = layer.dense.activation, keras.activations.linear
+        if type(layer) is BitDropout:
+            layer.__class__ = keras.layers.Dropout
+        elif type(layer) is FlatDense:
+            layer.__class__ = keras.layers.Dense
+
+
+def padded_to_one_shape(batches):
+    """`batches` of `(x, y)` padded to the most rows and the longest row among them: padding ids
+    0 (no segment, masked) and labels -100."""
+    import numpy as np
+
+    rows = max(y.shape[0] for _, y in batches)
+    length = max(y.shape[1] for _, y in batches)
+
+    def pad(array, value):
+        return np.pad(array, [(0, rows - array.shape[0]), (0, length - array.shape[1])], constant_values=value)
+
+    return [({key: pad(value, 0) for key, value in x.items()}, pad(y, -100)) for x, y in batches]
+
+
+def fit_seconds(model, batches, autotune=False):
+    """Trains `model` on `batches` with `fit` on a `generator_dataset`; returns the seconds from
+    the start of the first batch to the end of the last.
+
+    `fit`'s own setup and teardown (its data adapter, callbacks and iterator, about 0.2 s a call
+    here) are left out: an epoch of a thousand steps pays them once, and a round of a few batches
+    would count them once a round.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    class StepClock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 0:
+                self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.end = time.perf_counter()
 
     first_x, first_y = batches[0]
     x_spec = {k: tf.TensorSpec((None, None), tf.int32) for k in first_x}
@@ -298,9 +362,9 @@ def fit_seconds(model, batches, autotune=False):
     signature = (x_spec,) if y_spec is None else (x_spec, y_spec)
     rows = (((x,) if y is None else (x, y)) for x, y in batches)
     dataset = generator_dataset(lambda: rows, signature, autotune)
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, verbose=0)
-    return time.perf_counter() - start
+    clock = StepClock()
+    model.fit(dataset, epochs=1, verbose=0, callbacks=[clock])
+    return clock.end - clock.start
 
 
 def speed_optimizer(kind, steps):
@@ -325,8 +389,10 @@ def speed_optimizer(kind, steps):
     return optimizer
 
 
-def speed_command(args):
-    import shutil
+def speed_runs(args):
+    """The recipes of `args.recipes`, each built, compiled and warmed up on the same seeded sample
+    of `args.data`: a `SpeedRuns` whose `runs` maps a recipe's name to its model and timed batches.
+    """
     import tempfile
 
     import numpy as np
@@ -334,10 +400,7 @@ def speed_command(args):
     import transformers
 
     import kerasner
-    from kerasner.runtime import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
 
-    if args.rounds < 1:
-        raise ValueError(f"--rounds must be at least 1. Received: {args.rounds}")
     recipes = {name: speed_recipe(name) for name in args.recipes}
     malloc_restored = kerasner.restore_malloc_thresholds()  # every recipe here is fed by from_generator
     if any(recipe.tensorflow_malloc for recipe in recipes.values()) and not malloc_restored:
@@ -367,10 +430,10 @@ def speed_command(args):
     words = [list(s.words) for s in picked]
     encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=512)
 
-    results = {}
     per_token = training_flops_per_token(args.layers, args.hidden, args.intermediate)
+    timing = f"timed in {args.rounds} rounds" if hasattr(args, "rounds") else "profiled"
     print(f"{len(picked)} sentences, batch {args.batch_size}, {num_batches} batches ({args.warmup_batches} warm-up, "
-          f"the rest timed in {args.rounds} rounds); encoder {args.layers} layers x {args.hidden}")
+          f"the rest {timing}); encoder {args.layers} layers x {args.hidden}")
     bf16_ceiling = None
     if any(recipe.precision == "mixed_bfloat16" for recipe in recipes.values()):
         bf16_flops = matmul_flops_per_second(args.hidden, args.intermediate, dtype="bfloat16")
@@ -410,24 +473,55 @@ def speed_command(args):
             if not recipe.dropout:  # the head's and the encoder's
                 changes.update(dropout=0.0, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
             model = kerasner.BertTokenClassifier.from_pretrained(encoder_dir, labels=labels, head=recipe.head, **changes)
+            if recipe.keras_layers:
+                restore_keras_layers(model)
             if features is None:  # the same windows for every kerasner recipe
                 features = kerasner.TokenClassificationPreprocessor(tokenizer, labels, max_length=512)(picked)
             budget = args.max_tokens if recipe.token_budget else None
             pack, pools = kerasner.resolve_batching(model, recipe.pack, recipe.pool_batches)
+            batch_size = recipe.batch_size or args.batch_size
             batches = [
                 (x, y)
                 for x, y, _ in features.batches(
-                    args.batch_size, shuffle=True, seed=args.seed, max_tokens=budget, pool_batches=pools, pack=pack
+                    batch_size, shuffle=True, seed=args.seed, max_tokens=budget, pool_batches=pools, pack=pack
                 )
             ]
             if budget is None:
                 batches = batches[:num_batches]
+            if recipe.one_shape:
+                batches = padded_to_one_shape(batches)
             per_step = sum(int((y != -100).sum()) for _, y in batches) / len(batches)  # of the batches trained
             model.compile(speed_optimizer(recipe.optimizer, len(batches)), labelled_positions_per_step=per_step, jit_compile=recipe.jit)
         fit_seconds(model, batches[: args.warmup_batches])  # tracing and first allocations, not timed
         keras.mixed_precision.set_global_policy("float32")
         runs[name] = (model, batches[args.warmup_batches :])
 
+    return SpeedRuns(recipes, runs, picked, labels, encoder_dir, per_token, bf16_ceiling)
+
+
+@dataclasses.dataclass
+class SpeedRuns:
+    recipes: dict
+    runs: dict  # name: (model, timed batches)
+    sentences: list
+    labels: list
+    encoder_dir: Path
+    per_token: float  # training matmul FLOPs per real token
+    bf16_ceiling: float | None
+
+
+def speed_command(args):
+    import shutil
+
+    import numpy as np
+
+    from kerasner.runtime import MMAP_THRESHOLD, TRIM_THRESHOLD, set_malloc_thresholds
+
+    if args.rounds < 1:
+        raise ValueError(f"--rounds must be at least 1. Received: {args.rounds}")
+    prepared = speed_runs(args)
+    recipes, runs, per_token, bf16_ceiling = prepared.recipes, prepared.runs, prepared.per_token, prepared.bf16_ceiling
+    results = {}
     # The timed batches of every recipe are cut into --rounds parts, and the recipes take turns, a
     # part each, in a rotating order: a slow spell of the machine slows every recipe alike. The
     # matmul of the ceiling is measured in every round too, and its best rate is kept.
@@ -490,9 +584,133 @@ def speed_command(args):
     for key, value in ratios.items():
         print(f"{key}: {value:.2f}" + ("" if "share" in key else "x"))
     if args.inference_sentences:
-        summary["inference"] = inference_comparison(args, picked[: args.inference_sentences], encoder_dir, labels)
-    shutil.rmtree(encoder_dir, ignore_errors=True)
+        summary["inference"] = inference_comparison(
+            args, prepared.sentences[: args.inference_sentences], prepared.encoder_dir, prepared.labels
+        )
+    shutil.rmtree(prepared.encoder_dir, ignore_errors=True)
     write_result(args, {"recipes": results, "ratios": ratios, **summary})
+    return 0
+
+
+# The parts of a training step that `profile` adds op time up by, matched on an op's name in
+# this order; ops of no part are "other".
+STEP_PARTS = (
+    ("optimizer", re.compile(r"^(AdamW|Adam|SGD|LazyAdamW|FusedAdamW)\b|/Adam|ResourceApply|^AddN|^cond")),
+    ("dropout", re.compile(r"dropout", re.I)),
+    ("GELU", re.compile(r"Gelu|gelu")),
+    ("layer norm", re.compile(r"LayerNorm")),
+    ("attention scores", re.compile(r"attention/self/(?!query|key|value)")),
+    ("embeddings", re.compile(r"embeddings|word_embedding|Gather")),
+    ("head and loss", re.compile(r"classifier|loss|crf|metrics", re.I)),
+)
+
+
+def step_part(op_name):
+    """The part of a step (`STEP_PARTS`) an op of this name belongs to, or "other"."""
+    return next((part for part, pattern in STEP_PARTS if pattern.search(op_name)), "other")
+
+
+def is_matmul(op_type):
+    return "MatMul" in op_type or "Einsum" in op_type or op_type in ("Dot", "dot")
+
+
+def op_time_profile(logdir):
+    """Op time of a TensorFlow profiler trace in `logdir`, summed by op type and by step part.
+
+    Reads the trace's XSpace (`*.xplane.pb`): every op run on TensorFlow's compute threads is an
+    event named `name:type`. Ops run concurrently on the inter-op threads, so the op time adds up
+    to more than the wall time: `wall_seconds` is the traced span, and `matmul_busy_seconds` and
+    `op_busy_seconds` the wall time in which some matmul, or some op, was running.
+    """
+    import collections
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    paths = sorted(Path(logdir).glob("plugins/profile/*/*.xplane.pb"))
+    if not paths:
+        raise ValueError(f"No profiler trace (*.xplane.pb) under {logdir}")
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(paths[-1].read_bytes())
+    by_type, by_part, counts = collections.Counter(), collections.Counter(), collections.Counter()
+    spans, matmul_spans = [], []
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if "::" in name or ":" not in name:  # executor and thread-pool events, not ops
+                    continue
+                op_name, op_type = name.rsplit(":", 1)
+                seconds = event.duration_ps / 1e12
+                by_type[op_type] += seconds
+                counts[op_type] += 1
+                part = "matmuls" if is_matmul(op_type) else step_part(op_name)
+                by_part[part] += seconds
+                start = line.timestamp_ns * 1e-9 + event.offset_ps / 1e12
+                spans.append((start, start + seconds))
+                if is_matmul(op_type):
+                    matmul_spans.append((start, start + seconds))
+    if not spans:
+        raise ValueError(f"The profiler trace in {logdir} holds no TensorFlow ops")
+    total = sum(by_type.values())
+    return {
+        "wall_seconds": max(end for _, end in spans) - min(start for start, _ in spans),
+        "op_seconds": total,
+        "op_busy_seconds": covered_seconds(spans),
+        "matmul_busy_seconds": covered_seconds(matmul_spans),
+        "by_type": {t: {"seconds": v, "share": v / total, "ops": counts[t]} for t, v in by_type.most_common()},
+        "by_part": {p: {"seconds": v, "share": v / total} for p, v in by_part.most_common()},
+    }
+
+
+def covered_seconds(spans):
+    """Length of the union of `(start, end)` spans."""
+    covered, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop > end:
+            covered += stop - max(start, end)
+            end = stop
+    return covered
+
+
+def profile_command(args):
+    import shutil
+    import tempfile
+
+    import tensorflow as tf
+
+    prepared = speed_runs(args)
+    results = {}
+    for name, (model, timed) in prepared.runs.items():
+        batches = timed[: args.steps]
+        logdir = tempfile.mkdtemp(prefix="kerasner-profile-")
+        tf.profiler.experimental.start(logdir)
+        seconds = fit_seconds(model, batches)
+        tf.profiler.experimental.stop()
+        profile = op_time_profile(logdir)
+        shutil.rmtree(logdir, ignore_errors=True)
+        real = int(sum(x["attention_mask"].sum() for x, _ in batches))
+        profile.update(steps=len(batches), real_tokens=real, real_tokens_per_second_traced=real / seconds)
+        results[name] = profile
+        wall = profile["wall_seconds"]
+        print(f"\n{name}: {len(batches)} steps traced, {real / seconds:,.0f} real tokens/s under the profiler; "
+              f"a matmul runs {profile['matmul_busy_seconds'] / wall:.0%} of the wall time, some op "
+              f"{profile['op_busy_seconds'] / wall:.0%}; op time {profile['op_seconds']:.2f} s in {wall:.2f} s")
+        print(f"  {'op type':28s} {'ms/step':>8s} {'share':>6s}   {'step part':16s} {'ms/step':>8s} {'share':>6s}")
+        types = list(profile["by_type"].items())[: args.top]
+        parts = list(profile["by_part"].items())
+        for row in range(max(len(types), len(parts))):
+            left = right = ""
+            if row < len(types):
+                op_type, value = types[row]
+                left = f"{op_type[:28]:28s} {value['seconds'] * 1e3 / len(batches):8.1f} {value['share']:6.1%}"
+            if row < len(parts):
+                part, value = parts[row]
+                right = f"{part:16s} {value['seconds'] * 1e3 / len(batches):8.1f} {value['share']:6.1%}"
+            print(f"  {left:44s}   {right}")
+    shutil.rmtree(prepared.encoder_dir, ignore_errors=True)
+    write_result(args, {"recipes": results})
     return 0
 
 
@@ -862,7 +1080,7 @@ def serving_command(args):
 
 
 def run(args):
-    commands = {"data": data_command, "speed": speed_command, "recipes": recipes_command, "serving": serving_command, "quality": quality_command}
+    commands = {"data": data_command, "speed": speed_command, "profile": profile_command, "recipes": recipes_command, "serving": serving_command, "quality": quality_command}
     return commands[args.command](args)
 
 

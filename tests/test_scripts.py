@@ -3,6 +3,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -214,8 +215,11 @@ def test_benchmark_help_fits_on_a_screen(capsys):
 
 def test_benchmark_rounds_are_fed_without_tf_data_autotuning():
     class Model:
-        def fit(self, dataset, **kwargs):
+        def fit(self, dataset, callbacks=(), **kwargs):
             self.autotune = dataset.options().autotune.enabled
+            for callback in callbacks:
+                callback.on_train_batch_begin(0)
+                callback.on_train_batch_end(0)
 
     model = Model()
     batches = [({"input_ids": np.ones((2, 3), np.int32)}, np.zeros((2, 3), np.int32))]
@@ -223,6 +227,22 @@ def test_benchmark_rounds_are_fed_without_tf_data_autotuning():
     assert model.autotune is False
     benchmark.fit_seconds(model, batches, autotune=True)  # the kerasner-autotune recipe
     assert model.autotune is True
+
+
+def test_benchmark_times_the_steps_not_fits_setup():
+    class Model:
+        def fit(self, dataset, callbacks=(), **kwargs):
+            time.sleep(0.3)  # fit's setup: its data adapter, callbacks and iterator
+            for step in range(3):
+                for callback in callbacks:
+                    callback.on_train_batch_begin(step)
+                time.sleep(0.02)
+                for callback in callbacks:
+                    callback.on_train_batch_end(step)
+            time.sleep(0.3)  # and its teardown
+
+    batches = [({"input_ids": np.ones((2, 3), np.int32)}, np.zeros((2, 3), np.int32))]
+    assert 0.06 <= benchmark.fit_seconds(Model(), batches) < 0.25
 
 
 def test_benchmark_quality_scores_both_recipes_reproducibly(tiny_encoder_dir, tmp_path):
