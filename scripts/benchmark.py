@@ -1025,12 +1025,15 @@ def serving_command(args):
     every_text = [kerasner.detokenize(s.words)[0] for s in validation]
     texts, singles = every_text[: args.texts], every_text[: args.single_texts]
     predictor = kerasner.EntityPredictor.from_pretrained(args.model)
+    keras_predictor = kerasner.EntityPredictor.from_pretrained(args.model)
+    restore_keras_layers(keras_predictor.model)  # the same weights through Keras' Dropout and Dense
     with tempfile.TemporaryDirectory() as folder:
         saved = tf.saved_model.load(str(kerasner.export_saved_model(predictor, folder))).signatures["serving_default"]
+        keras_saved = tf.saved_model.load(str(kerasner.export_saved_model(keras_predictor, Path(folder) / "keras"))).signatures["serving_default"]
     pipe = transformers.pipeline("token-classification", model=args.model, aggregation_strategy="first", framework="tf", dtype=None)
 
-    def saved_model(batch):
-        out = {key: value.numpy() for key, value in saved(text=tf.constant(batch)).items()}
+    def saved_model(batch, signature=saved):
+        out = {key: value.numpy() for key, value in signature(text=tf.constant(batch)).items()}
         return [
             [(int(out["starts"][i, j]), int(out["ends"][i, j]), out["labels"][i, j].decode(), float(out["scores"][i, j])) for j in range(int(out["num_entities"][i]))]
             for i in range(len(batch))
@@ -1039,6 +1042,8 @@ def serving_command(args):
     recipes = {
         "saved_model": saved_model,
         "entity_predictor": lambda batch: [[(e["start"], e["end"], e["label"], e["score"]) for e in found] for found in predictor(batch)],
+        "saved_model_keras_layers": lambda batch: saved_model(batch, keras_saved),
+        "entity_predictor_keras_layers": lambda batch: [[(e["start"], e["end"], e["label"], e["score"]) for e in found] for found in keras_predictor(batch)],
         "transformers_pipeline": lambda batch: pipe(batch, batch_size=len(batch)),
     }
     results = {}
