@@ -229,6 +229,55 @@ def test_benchmark_rounds_are_fed_without_tf_data_autotuning():
     assert model.autotune is True
 
 
+def test_benchmark_profile_adds_op_time_up_by_type_and_part(tmp_path):
+    import tensorflow as tf
+
+    a, b = tf.Variable(tf.random.normal((256, 256))), tf.Variable(tf.random.normal((256, 256)))
+    step = tf.function(lambda: tf.reduce_sum(tf.nn.gelu(tf.matmul(a, b), approximate=False)))
+    step()
+    tf.profiler.experimental.start(str(tmp_path))
+    for _ in range(5):
+        step().numpy()
+    tf.profiler.experimental.stop()
+    profile = benchmark.op_time_profile(tmp_path)
+    assert any("MatMul" in op_type for op_type in profile["by_type"])
+    assert profile["by_part"]["matmuls"]["seconds"] > 0
+    assert sum(part["share"] for part in profile["by_part"].values()) == pytest.approx(1.0)
+    assert 0 < profile["matmul_busy_seconds"] <= profile["op_busy_seconds"] <= profile["wall_seconds"] + 1e-9
+    with pytest.raises(ValueError, match="No profiler trace"):
+        benchmark.op_time_profile(tmp_path / "empty")
+
+
+def test_benchmark_profile_parts_and_spans():
+    assert benchmark.step_part("bert_token_classifier/encoder/layer_._0/attention/self/dropout_1/dropout/Mul") == "dropout"
+    assert benchmark.step_part("gradient_tape/bert/encoder/layer_._3/intermediate/Gelu/mul") == "GELU"
+    assert benchmark.step_part("AdamW/ResourceApplyAdam_12") == "optimizer"
+    assert benchmark.step_part("bert/encoder/layer_._1/output/LayerNorm/batchnorm/mul") == "layer norm"
+    assert benchmark.step_part("something/else") == "other"
+    assert benchmark.covered_seconds([(0, 2), (1, 3), (5, 6), (5.5, 5.7)]) == pytest.approx(4.0)
+
+
+def test_benchmark_one_shape_and_keras_layers(tiny_encoder_dir):
+    batches = [
+        ({"input_ids": np.ones((2, 3), np.int32), "attention_mask": np.ones((2, 3), np.int32)}, np.zeros((2, 3), np.int32)),
+        ({"input_ids": np.ones((1, 5), np.int32), "attention_mask": np.ones((1, 5), np.int32)}, np.zeros((1, 5), np.int32)),
+    ]
+    padded = benchmark.padded_to_one_shape(batches)
+    assert {x["input_ids"].shape for x, _ in padded} == {(2, 5)}
+    assert [int(x["attention_mask"].sum()) for x, _ in padded] == [6, 5]
+    assert (padded[1][1][1] == -100).all() and (padded[0][1][:, 3:] == -100).all()
+
+    from kerasner.fast_layers import BitDropout, FlatDense
+
+    model = kerasner.BertTokenClassifier.from_pretrained(tiny_encoder_dir, labels=["O", "B-x", "I-x"])
+    x = {"input_ids": np.array([[2, 7, 9, 3]], np.int32), "attention_mask": np.ones((1, 4), np.int32)}
+    before = model(x).numpy()
+    benchmark.restore_keras_layers(model)
+    kinds = {type(layer) for layer in model._flatten_layers()}
+    assert not kinds & {BitDropout, FlatDense} and tf_keras.layers.Dense in kinds
+    np.testing.assert_allclose(model(x).numpy(), before, atol=1e-5)
+
+
 def test_benchmark_times_the_steps_not_fits_setup():
     class Model:
         def fit(self, dataset, callbacks=(), **kwargs):
