@@ -492,6 +492,11 @@ def speed_runs(args):
                 batches = padded_to_one_shape(batches)
             per_step = sum(int((y != -100).sum()) for _, y in batches) / len(batches)  # of the batches trained
             model.compile(speed_optimizer(recipe.optimizer, len(batches)), labelled_positions_per_step=per_step, jit_compile=recipe.jit)
+        if len(batches) <= args.warmup_batches:
+            raise ValueError(
+                f"{name}: {len(batches)} batches from --sentences {args.sentences}, none left to time after "
+                f"--warmup-batches {args.warmup_batches}; give more sentences or fewer warm-up batches"
+            )
         fit_seconds(model, batches[: args.warmup_batches])  # tracing and first allocations, not timed
         keras.mixed_precision.set_global_policy("float32")
         runs[name] = (model, batches[args.warmup_batches :])
@@ -680,6 +685,8 @@ def profile_command(args):
 
     import tensorflow as tf
 
+    if args.steps < 1:
+        raise ValueError(f"--steps must be at least 1. Received: {args.steps}")
     prepared = speed_runs(args)
     results = {}
     for name, (model, timed) in prepared.runs.items():

@@ -278,6 +278,18 @@ def test_benchmark_one_shape_and_keras_layers(tiny_encoder_dir):
     np.testing.assert_allclose(model(x).numpy(), before, atol=1e-5)
 
 
+@pytest.mark.parametrize("command", [["speed", "--inference-sentences", "0"], ["profile"], ["profile", "--steps", "0"]])
+def test_benchmark_too_few_batches_is_one_line(command, capsys):
+    argv = [*command, "--data", str(kerasner.sample_data_path()), "--sentences", "64", "--recipes", "kerasner",
+            "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64"]
+    if "--steps" not in command:
+        argv += ["--warmup-batches", "2"]
+    assert benchmark.main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert ("--steps must be at least 1" if "--steps" in command else "none left to time after --warmup-batches 2") in error
+
+
 def test_benchmark_times_the_steps_not_fits_setup():
     class Model:
         def fit(self, dataset, callbacks=(), **kwargs):
